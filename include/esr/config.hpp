@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace esr {
+
+/// A setting that cannot be used. `setting()` names it the way a user would set it.
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string setting, const std::string& problem)
+        : std::runtime_error(setting + ": " + problem), setting_(std::move(setting)) {}
+    const std::string& setting() const { return setting_; }
+
+private:
+    std::string setting_;
+};
+
+struct ListenAddress {
+    std::string host;  // numeric IPv4 or IPv6, without brackets
+    std::uint16_t port = 0;
+    std::string to_string() const;
+};
+
+/// Parses "127.0.0.1:8080" or "[::1]:8080". Throws ConfigError naming `setting`.
+ListenAddress parse_listen_address(const std::string& text, const std::string& setting);
+
+/// Every setting of the daemon, parsed and validated once, then passed by const reference.
+struct Config {
+    ListenAddress listen{"127.0.0.1", 8080};
+    std::string base_path;  // "" or "/prefix" without a trailing slash
+    std::string database_url;
+
+    std::string basic_user;
+    std::string basic_password;
+    std::vector<std::string> bearer_tokens;
+
+    unsigned threads = 0;  // network threads
+    std::uint64_t max_body_bytes = 256ull << 20;
+    std::size_t max_header_bytes = 16 << 10;
+    std::size_t max_connections = 1024;
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds body_timeout{120'000};
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::chrono::milliseconds shutdown_grace{10'000};
+
+    unsigned db_writers = 2;
+    std::size_t queue_capacity = 4096;
+    std::size_t batch_max = 256;
+    std::chrono::milliseconds statement_timeout{30'000};
+    std::chrono::milliseconds health_interval{1'000};
+
+    std::string log_level = "info";
+
+    bool has_credentials() const { return !basic_user.empty() || !bearer_tokens.empty(); }
+};
+
+}  // namespace esr

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "esr/delivery.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace esr {
+struct Config;
+}
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace esr::db {
+
+/// Stores deliveries from a bounded queue on its own writer threads, each owning one connection,
+/// so no network thread ever waits on PostgreSQL. A writer takes whatever has queued (up to
+/// batch_max) and commits it in one transaction; each caller hears back after that commit.
+class DeliveryWriter final : public DeliverySink {
+public:
+    explicit DeliveryWriter(const Config& config);
+    ~DeliveryWriter() override;
+
+    void start();
+    /// Lets the writers finish what is queued, then joins them.
+    void stop();
+
+    void submit(Delivery delivery, Callback done) override;
+
+private:
+    struct Pending {
+        Delivery delivery;
+        Callback done;
+    };
+    void run_writer();
+    /// Commits `batch` and answers every caller; false when the connection is no longer usable.
+    bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch);
+
+    const Config& config_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Pending> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> writers_;
+};
+
+}  // namespace esr::db

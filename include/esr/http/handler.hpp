@@ -1,0 +1,66 @@
+#pragma once
+
+#include "esr/auth.hpp"
+#include "esr/config.hpp"
+#include "esr/delivery.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace esr::http {
+
+/// What the handler needs of a request whose header has been read. Socket-free on purpose.
+struct RequestHead {
+    std::string method;  // upper case, as sent
+    std::string target;  // path and query
+    std::string authorization;
+    std::optional<std::uint64_t> content_length;
+    std::string remote_addr;
+};
+
+struct Response {
+    unsigned status = 200;
+    std::string body;  // JSON
+    std::vector<std::pair<std::string, std::string>> headers;
+    bool close = false;  // end the connection after this answer
+    // For the request log only.
+    std::int64_t delivery_id = 0;
+    std::string kind;
+};
+
+/// A POST that passed routing and authentication: its body may now be read.
+struct Intake {
+    std::optional<Kind> path_kind;  // named by the path, or nothing for the base path
+    std::string principal;
+    std::string remote_addr;
+};
+
+/// Answers an error as the JSON every error answer carries.
+Response error_response(unsigned status, std::string_view code, std::string_view detail);
+
+/// Request handling, as functions of a parsed request. The session (which owns the socket) calls
+/// `on_header` once the header is in, reads the body only for an Intake, then calls `on_body`.
+class Handler {
+public:
+    Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
+            const ReadinessProbe& readiness);
+
+    std::variant<Response, Intake> on_header(const RequestHead& head) const;
+
+    /// `done` is called exactly once, possibly on another thread.
+    void on_body(const Intake& intake, std::string body,
+                 std::function<void(Response)> done) const;
+
+private:
+    const Config& config_;
+    const Authenticator& auth_;
+    DeliverySink& sink_;
+    const ReadinessProbe& readiness_;
+};
+
+}  // namespace esr::http

@@ -1,0 +1,346 @@
+#include "esr/config_loader.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <arpa/inet.h>
+
+namespace po = boost::program_options;
+
+namespace esr {
+namespace {
+
+std::string env_name_of(const std::string& option) {
+    std::string name = "ESR_";
+    for (char c : option) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return name;
+}
+
+std::string setting_name(const std::string& option) {
+    return "--" + option + " (" + env_name_of(option) + ")";
+}
+
+po::options_description general_options() {
+    po::options_description d("General");
+    d.add_options()
+        ("help,h", "show this help and exit")
+        ("config", po::value<std::string>(), "read settings from this file (key = value lines)")
+        ("log-level", po::value<std::string>(), "debug, info, warning or error [info]");
+    return d;
+}
+
+po::options_description database_options() {
+    po::options_description d("Database");
+    d.add_options()
+        ("database-url", po::value<std::string>(), "libpq connection string or URI (required)")
+        ("db-writers", po::value<std::string>(), "writer threads, one connection each [2]")
+        ("queue-capacity", po::value<std::string>(), "deliveries waiting for a writer before 503 [4096]")
+        ("batch-max", po::value<std::string>(), "deliveries committed in one transaction at most [256]")
+        ("statement-timeout", po::value<std::string>(), "PostgreSQL statement_timeout [30s]")
+        ("health-interval", po::value<std::string>(), "how often readiness is checked [1s]");
+    return d;
+}
+
+po::options_description http_options() {
+    po::options_description d("HTTP");
+    d.add_options()
+        ("listen", po::value<std::string>(), "address:port, [v6]:port for IPv6 [127.0.0.1:8080]")
+        ("base-path", po::value<std::string>(), "path prefix when a proxy mounts the daemon under one []")
+        ("basic-user", po::value<std::string>(), "user EventsShop presents with Basic auth; the password "
+                                                 "comes from ESR_BASIC_PASSWORD or ESR_BASIC_PASSWORD_FILE")
+        ("threads", po::value<std::string>(), "network threads [number of cores]")
+        ("max-body-bytes", po::value<std::string>(), "largest body accepted [268435456 = 256 MiB]")
+        ("max-header-bytes", po::value<std::string>(), "largest request header [16384]")
+        ("max-connections", po::value<std::string>(), "connections open at once [1024]")
+        ("header-timeout", po::value<std::string>(), "time to send a request header [10s]")
+        ("body-timeout", po::value<std::string>(), "time to send a request body [120s]")
+        ("idle-timeout", po::value<std::string>(), "keep-alive wait for the next request [60s]")
+        ("shutdown-grace", po::value<std::string>(), "time in-flight requests get on SIGTERM [10s]");
+    return d;
+}
+
+// Secret files may be named in the config file; secrets themselves never on the command line.
+po::options_description file_only_options() {
+    po::options_description d;
+    d.add_options()
+        ("basic-password-file", po::value<std::string>(), "")
+        ("bearer-tokens-file", po::value<std::string>(), "");
+    return d;
+}
+
+struct Sources {
+    po::variables_map values;
+    const GetEnv& getenv;
+    std::optional<std::string> get(const std::string& option) const {
+        if (values.count(option)) return values[option].as<std::string>();
+        return std::nullopt;
+    }
+};
+
+std::uint64_t parse_unsigned(const std::string& text, const std::string& option, std::uint64_t min,
+                             std::uint64_t max) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size())
+        throw ConfigError(setting_name(option), "'" + text + "' is not a whole number");
+    if (v < min || v > max)
+        throw ConfigError(setting_name(option), "'" + text + "' is out of range [" + std::to_string(min) +
+                                                    ", " + std::to_string(max) + "]");
+    return v;
+}
+
+std::string read_secret_file(const std::string& path, const std::string& setting) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(setting, "cannot read '" + path + "'");
+    std::ostringstream s;
+    s << in.rdbuf();
+    std::string text = s.str();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
+std::vector<std::string> split_tokens(const std::string& text) {
+    std::vector<std::string> tokens;
+    std::string current;
+    auto flush = [&] {
+        auto b = current.find_first_not_of(" \t\r\n");
+        auto e = current.find_last_not_of(" \t\r\n");
+        if (b != std::string::npos) tokens.push_back(current.substr(b, e - b + 1));
+        current.clear();
+    };
+    for (char c : text) {
+        if (c == ',' || c == '\n') flush();
+        else current += c;
+    }
+    flush();
+    return tokens;
+}
+
+// A secret from, in order: the variable, the file the variable names, the file the config file
+// names, systemd's credential of that name.
+std::optional<std::string> find_secret(const Sources& s, const std::string& env, const std::string& file_option,
+                                       const std::string& credential) {
+    if (auto v = s.getenv(env)) return *v;
+    if (auto path = s.getenv(env + "_FILE")) return read_secret_file(*path, env + "_FILE");
+    if (auto path = s.get(file_option)) return read_secret_file(*path, file_option + " (config file)");
+    if (auto dir = s.getenv("CREDENTIALS_DIRECTORY")) {
+        std::string path = *dir + "/" + credential;
+        if (std::ifstream(path).good()) return read_secret_file(path, "$CREDENTIALS_DIRECTORY/" + credential);
+    }
+    return std::nullopt;
+}
+
+void apply(Config& c, const Sources& s, Command command) {
+    if (auto v = s.get("log-level")) {
+        if (*v != "debug" && *v != "info" && *v != "warning" && *v != "error")
+            throw ConfigError(setting_name("log-level"), "'" + *v + "' is not debug, info, warning or error");
+        c.log_level = *v;
+    }
+    if (auto v = s.get("database-url")) c.database_url = *v;
+    auto unsigned_option = [&](const char* name, auto& field, std::uint64_t min, std::uint64_t max) {
+        if (auto v = s.get(name)) field = static_cast<std::remove_reference_t<decltype(field)>>(parse_unsigned(*v, name, min, max));
+    };
+    auto duration_option = [&](const char* name, std::chrono::milliseconds& field) {
+        if (auto v = s.get(name)) field = parse_duration(*v, setting_name(name));
+    };
+    unsigned_option("db-writers", c.db_writers, 1, 64);
+    unsigned_option("queue-capacity", c.queue_capacity, 1, 1'000'000);
+    unsigned_option("batch-max", c.batch_max, 1, 10'000);
+    duration_option("statement-timeout", c.statement_timeout);
+    duration_option("health-interval", c.health_interval);
+    if (command == Command::migrate) {
+        if (c.database_url.empty()) throw ConfigError(setting_name("database-url"), "not set");
+        return;
+    }
+
+    if (auto v = s.get("listen")) c.listen = parse_listen_address(*v, setting_name("listen"));
+    if (auto v = s.get("base-path")) {
+        std::string p = *v;
+        while (!p.empty() && p.back() == '/') p.pop_back();
+        if (!p.empty() && p.front() != '/') throw ConfigError(setting_name("base-path"), "must start with '/'");
+        if (p.find_first_of("?# ") != std::string::npos)
+            throw ConfigError(setting_name("base-path"), "must be a plain path");
+        c.base_path = p;
+    }
+    c.threads = std::max(1u, std::thread::hardware_concurrency());
+    unsigned_option("threads", c.threads, 1, 256);
+    unsigned_option("max-body-bytes", c.max_body_bytes, 1, 1ull << 40);
+    unsigned_option("max-header-bytes", c.max_header_bytes, 1024, 1 << 20);
+    unsigned_option("max-connections", c.max_connections, 1, 1'000'000);
+    duration_option("header-timeout", c.header_timeout);
+    duration_option("body-timeout", c.body_timeout);
+    duration_option("idle-timeout", c.idle_timeout);
+    duration_option("shutdown-grace", c.shutdown_grace);
+
+    if (auto v = s.get("basic-user")) c.basic_user = *v;
+    if (auto pw = find_secret(s, "ESR_BASIC_PASSWORD", "basic-password-file", "basic-password")) c.basic_password = *pw;
+    if (auto t = find_secret(s, "ESR_BEARER_TOKENS", "bearer-tokens-file", "bearer-tokens")) c.bearer_tokens = split_tokens(*t);
+
+    if (c.basic_user.find(':') != std::string::npos)
+        throw ConfigError(setting_name("basic-user"), "must not contain ':'");
+    if (!c.basic_user.empty() && c.basic_password.empty())
+        throw ConfigError("ESR_BASIC_PASSWORD", "not set, but --basic-user is");
+    if (c.basic_user.empty() && !c.basic_password.empty())
+        throw ConfigError(setting_name("basic-user"), "not set, but a Basic password is");
+    if (!c.has_credentials())
+        throw ConfigError("credentials", "none configured: set --basic-user with ESR_BASIC_PASSWORD, "
+                                         "or ESR_BEARER_TOKENS");
+    if (c.database_url.empty()) throw ConfigError(setting_name("database-url"), "not set");
+}
+
+}  // namespace
+
+GetEnv process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr || *v == '\0') return std::nullopt;
+        return std::string(v);
+    };
+}
+
+ListenAddress parse_listen_address(const std::string& text, const std::string& setting) {
+    ListenAddress a;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            throw ConfigError(setting, "'" + text + "' is not [address]:port");
+        a.host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string::npos) throw ConfigError(setting, "'" + text + "' is not address:port");
+        a.host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    unsigned char buf[16];
+    bool v4 = inet_pton(AF_INET, a.host.c_str(), buf) == 1;
+    bool v6 = inet_pton(AF_INET6, a.host.c_str(), buf) == 1;
+    if (!v4 && !v6) throw ConfigError(setting, "'" + a.host + "' is not a numeric IPv4 or IPv6 address");
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc{} || end != port.data() + port.size() || p > 65535)
+        throw ConfigError(setting, "'" + port + "' is not a port number");
+    a.port = static_cast<std::uint16_t>(p);
+    return a;
+}
+
+std::string ListenAddress::to_string() const {
+    return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                                : host + ":" + std::to_string(port);
+}
+
+std::chrono::milliseconds parse_duration(const std::string& text, const std::string& setting) {
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    std::string unit(end, text.data() + text.size());
+    if (ec != std::errc{} || n > 365ull * 24 * 3600 * 1000)
+        throw ConfigError(setting, "'" + text + "' is not a duration such as 10s, 250ms or 2m");
+    if (unit.empty() || unit == "s") return std::chrono::seconds(n);
+    if (unit == "ms") return std::chrono::milliseconds(n);
+    if (unit == "m") return std::chrono::minutes(n);
+    throw ConfigError(setting, "'" + text + "' is not a duration such as 10s, 250ms or 2m");
+}
+
+LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {
+    po::options_description visible;
+    visible.add(general_options()).add(database_options());
+    if (command != Command::migrate) visible.add(http_options());
+    po::options_description in_file;
+    in_file.add(visible).add(file_only_options());
+
+    LoadedConfig loaded;
+    Sources sources{{}, getenv};
+    try {
+        po::store(po::command_line_parser(args).options(visible).run(), sources.values);
+    } catch (const po::error& e) {
+        throw ConfigError("command line", e.what());
+    }
+    if (sources.values.count("help")) {
+        std::ostringstream help;
+        help << visible
+             << "\nSecrets (never on the command line):\n"
+                "  ESR_BASIC_PASSWORD, ESR_BASIC_PASSWORD_FILE   the Basic password\n"
+                "  ESR_BEARER_TOKENS, ESR_BEARER_TOKENS_FILE     accepted Bearer tokens, comma-separated\n"
+                "  (or basic-password-file / bearer-tokens-file in the config file, or systemd\n"
+                "  credentials 'basic-password' / 'bearer-tokens' in $CREDENTIALS_DIRECTORY)\n"
+                "\nEvery option can also be set as ESR_<NAME> (--max-body-bytes: ESR_MAX_BODY_BYTES)\n"
+                "or as 'name = value' in the --config file. Flags win over the environment, which\n"
+                "wins over the file.\n";
+        loaded.help = true;
+        loaded.help_text = help.str();
+        return loaded;
+    }
+
+    // The environment fills what the flags left unset; the config file comes after both.
+    for (const auto& option : in_file.options()) {
+        const auto& name = option->long_name();
+        if (name == "help" || sources.values.count(name)) continue;
+        if (auto v = getenv(env_name_of(name))) sources.values.insert({name, po::variable_value(*v, false)});
+    }
+
+    if (auto file = sources.get("config")) {
+        std::ifstream in(*file);
+        if (!in) throw ConfigError(setting_name("config"), "cannot read '" + *file + "'");
+        try {
+            po::store(po::parse_config_file(in, in_file, false), sources.values);
+        } catch (const po::error& e) {
+            throw ConfigError(setting_name("config"), *file + ": " + e.what());
+        }
+        loaded.config_file = *file;
+    }
+    apply(loaded.config, sources, command);
+    return loaded;
+}
+
+std::string describe_config(const Config& c) {
+    auto secs = [](std::chrono::milliseconds d) {
+        return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+    };
+    auto redacted_url = [](const std::string& url) {
+        // postgresql://user:secret@host/db -> postgresql://user:***@host/db; password=... likewise.
+        std::string out = url;
+        auto scheme = out.find("://");
+        auto at = out.find('@');
+        if (scheme != std::string::npos && at != std::string::npos) {
+            auto colon = out.find(':', scheme + 3);
+            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+        }
+        auto pw = out.find("password=");
+        if (pw != std::string::npos) {
+            auto end = out.find_first_of(" &", pw);
+            out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
+        }
+        return out;
+    };
+    std::ostringstream o;
+    o << "listen = " << c.listen.to_string() << "\n"
+      << "base-path = " << c.base_path << "\n"
+      << "database-url = " << redacted_url(c.database_url) << "\n"
+      << "basic-user = " << c.basic_user << "\n"
+      << "# basic password: " << (c.basic_password.empty() ? "not set" : "set (redacted)") << "\n"
+      << "# bearer tokens: " << c.bearer_tokens.size() << " set (redacted)\n"
+      << "threads = " << c.threads << "\n"
+      << "max-body-bytes = " << c.max_body_bytes << "\n"
+      << "max-header-bytes = " << c.max_header_bytes << "\n"
+      << "max-connections = " << c.max_connections << "\n"
+      << "header-timeout = " << secs(c.header_timeout) << "\n"
+      << "body-timeout = " << secs(c.body_timeout) << "\n"
+      << "idle-timeout = " << secs(c.idle_timeout) << "\n"
+      << "shutdown-grace = " << secs(c.shutdown_grace) << "\n"
+      << "db-writers = " << c.db_writers << "\n"
+      << "queue-capacity = " << c.queue_capacity << "\n"
+      << "batch-max = " << c.batch_max << "\n"
+      << "statement-timeout = " << secs(c.statement_timeout) << "\n"
+      << "health-interval = " << secs(c.health_interval) << "\n"
+      << "log-level = " << c.log_level << "\n";
+    return o.str();
+}
+
+}  // namespace esr

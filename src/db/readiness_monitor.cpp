@@ -1,0 +1,74 @@
+#include "esr/db/readiness_monitor.hpp"
+
+#include "connection.hpp"
+#include "esr/db/migrations.hpp"
+#include "esr/log.hpp"
+
+#include <pqxx/connection>
+
+namespace esr::db {
+
+ReadinessMonitor::ReadinessMonitor(const Config& config) : config_(config) {}
+
+ReadinessMonitor::~ReadinessMonitor() { stop(); }
+
+void ReadinessMonitor::start() {
+    thread_ = std::thread([this] { run(); });
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return checked_once_; });
+}
+
+void ReadinessMonitor::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::string ReadinessMonitor::not_ready_reason() const {
+    std::lock_guard lock(mutex_);
+    return reason_;
+}
+
+namespace {
+
+std::string check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection) {
+    try {
+        if (!connection) connection = connect(config, "readiness");
+        int applied = applied_schema_version(*connection);
+        int needed = latest_schema_version();
+        if (applied < needed)
+            return "the database schema is at version " + std::to_string(applied) + ", this build needs " +
+                   std::to_string(needed) + ": run 'eventsshop-receiver migrate'";
+        return {};
+    } catch (const std::exception& e) {
+        connection.reset();
+        return "the database is unreachable: " + first_line(e.what());
+    }
+}
+
+}  // namespace
+
+void ReadinessMonitor::run() {
+    std::unique_ptr<pqxx::connection> connection;  // this thread's alone
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        lock.unlock();
+        std::string reason = check_once(config_, connection);
+        lock.lock();
+        if (reason != reason_) {
+            if (reason.empty()) log::info("ready");
+            else log::warning("not ready", {{"reason", reason}});
+        }
+        reason_ = std::move(reason);
+        if (!checked_once_) {
+            checked_once_ = true;
+            wake_.notify_all();
+        }
+        wake_.wait_for(lock, config_.health_interval, [&] { return stopping_; });
+    }
+}
+
+}  // namespace esr::db

@@ -1,0 +1,134 @@
+#include "esr/http/handler.hpp"
+
+#include "esr/payload/json_check.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace esr::http {
+namespace {
+
+enum class Route { delivery, healthz, readyz, none };
+
+struct Match {
+    Route route = Route::none;
+    std::optional<Kind> kind;
+};
+
+Match match_path(std::string_view path, std::string_view base) {
+    if (path == "/healthz") return {Route::healthz, {}};
+    if (path == "/readyz") return {Route::readyz, {}};
+    if (path.substr(0, base.size()) != base) return {};
+    std::string_view rest = path.substr(base.size());
+    if (rest.empty() || rest == "/") return {Route::delivery, {}};
+    if (rest == "/healthz") return {Route::healthz, {}};
+    if (rest == "/readyz") return {Route::readyz, {}};
+    if (rest.front() == '/') rest.remove_prefix(1);
+    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    if (auto kind = kind_from_string(rest); kind && *kind != Kind::unclassified) return {Route::delivery, kind};
+    return {};
+}
+
+Response json_response(unsigned status, const boost::json::object& body) {
+    Response r;
+    r.status = status;
+    r.body = boost::json::serialize(body);
+    return r;
+}
+
+}  // namespace
+
+Response error_response(unsigned status, std::string_view code, std::string_view detail) {
+    return json_response(status, {{"error", code}, {"detail", detail}});
+}
+
+Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
+                 const ReadinessProbe& readiness)
+    : config_(config), auth_(auth), sink_(sink), readiness_(readiness) {}
+
+std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const {
+    std::string_view path = head.target;
+    path = path.substr(0, path.find('?'));
+    Match m = match_path(path, config_.base_path);
+
+    if (m.route == Route::none) return error_response(404, "not_found", "no such path: " + std::string(path));
+
+    if (m.route == Route::healthz || m.route == Route::readyz) {
+        if (head.method != "GET" && head.method != "HEAD") {
+            auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
+            r.headers.emplace_back("Allow", "GET, HEAD");
+            return r;
+        }
+        if (m.route == Route::healthz) return json_response(200, {{"status", "ok"}});
+        std::string reason = readiness_.not_ready_reason();
+        if (!reason.empty()) {
+            auto r = json_response(503, {{"status", "not_ready"}, {"error", "not_ready"}, {"detail", reason}});
+            r.headers.emplace_back("Retry-After", "5");
+            return r;
+        }
+        return json_response(200, {{"status", "ready"}});
+    }
+
+    if (head.method != "POST") {
+        auto r = error_response(405, "method_not_allowed", "deliveries are sent with POST");
+        r.headers.emplace_back("Allow", "POST");
+        return r;
+    }
+    // Checked before a byte of the body is read, so an unauthenticated body is never stored.
+    auto principal = head.authorization.empty() ? std::nullopt : auth_.authenticate(head.authorization);
+    if (!principal) {
+        auto r = error_response(401, "unauthorized",
+                                head.authorization.empty() ? "no Authorization header"
+                                                           : "the credentials in Authorization are not accepted");
+        r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"eventsshop-receiver\", charset=\"UTF-8\"");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"eventsshop-receiver\"");
+        r.close = true;
+        return r;
+    }
+    if (head.content_length && *head.content_length > config_.max_body_bytes) {
+        auto r = error_response(413, "body_too_large",
+                                "the body has " + std::to_string(*head.content_length) + " bytes; the limit is " +
+                                    std::to_string(config_.max_body_bytes));
+        r.close = true;
+        return r;
+    }
+    return Intake{m.kind, std::move(*principal), head.remote_addr};
+}
+
+void Handler::on_body(const Intake& intake, std::string body, std::function<void(Response)> done) const {
+    if (body.empty()) return done(error_response(400, "empty_body", "a delivery needs a JSON body"));
+    if (auto err = payload::check_json(body)) {
+        return done(error_response(400, "invalid_json",
+                                   "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset)));
+    }
+    Delivery d;
+    d.kind = intake.path_kind.value_or(Kind::unclassified);
+    d.body_sha256 = sha256(body);
+    d.body = std::move(body);
+    d.principal = intake.principal;
+    d.remote_addr = intake.remote_addr;
+    sink_.submit(std::move(d), [done = std::move(done)](StoreOutcome out) {
+        using S = StoreOutcome::Status;
+        switch (out.status) {
+            case S::stored:
+            case S::duplicate: {
+                auto r = json_response(out.status == S::stored ? 202 : 200,
+                                       {{"delivery_id", out.delivery_id},
+                                        {"kind", to_string(out.kind)},
+                                        {"duplicate", out.status == S::duplicate}});
+                r.delivery_id = out.delivery_id;
+                r.kind = to_string(out.kind);
+                return done(std::move(r));
+            }
+            case S::unavailable: {
+                auto r = error_response(503, "unavailable", "the delivery was not stored: " + out.detail);
+                r.headers.emplace_back("Retry-After", "5");
+                return done(std::move(r));
+            }
+            case S::failed:
+                return done(error_response(500, "store_failed", "the delivery was not stored: " + out.detail));
+        }
+    });
+}
+
+}  // namespace esr::http

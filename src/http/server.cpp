@@ -1,0 +1,367 @@
+// The only translation unit that touches sockets: listener, sessions, signals.
+#include "esr/http/server.hpp"
+
+#include "esr/config.hpp"
+#include "esr/http/handler.hpp"
+#include "esr/log.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace esr::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+class Session;
+
+struct SharedState {
+    SharedState(const Config& c, const Handler& h) : config(c), handler(h) {}
+    const Config& config;
+    const Handler& handler;
+    std::atomic<std::size_t> connections{0};
+    std::atomic<bool> stopping{false};
+    std::mutex mutex;
+    std::list<std::weak_ptr<Session>> sessions;  // to reach idle sessions at shutdown
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket&& socket, SharedState& state) : state_(state), stream_(std::move(socket)) {
+        ++state_.connections;
+        error_code ec;
+        auto peer = stream_.socket().remote_endpoint(ec);
+        if (!ec) remote_ = peer.address().to_string();
+    }
+
+    ~Session() {
+        std::lock_guard lock(state_.mutex);
+        state_.sessions.erase(registration_);
+        --state_.connections;
+    }
+
+    void start() {
+        {
+            std::lock_guard lock(state_.mutex);
+            registration_ = state_.sessions.insert(state_.sessions.end(), weak_from_this());
+        }
+        net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read_header, shared_from_this()));
+    }
+
+    /// Called on the session's strand when the server stops: a connection waiting for its next
+    /// request is closed now; one in the middle of a request finishes it and then closes.
+    void notify_server_stopping() {
+        net::post(stream_.get_executor(), [self = shared_from_this()] {
+            if (self->waiting_for_request_) self->close();
+        });
+    }
+
+private:
+    void read_header() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(state_.config.max_header_bytes));
+        parser_->body_limit(state_.config.max_body_bytes);
+        waiting_for_request_ = buffer_.size() == 0;
+        if (waiting_for_request_ && state_.stopping) return close();
+        // The first request must arrive within the header timeout; later ones get the idle timeout.
+        stream_.expires_after(first_request_ ? state_.config.header_timeout : state_.config.idle_timeout);
+        bhttp::async_read_header(stream_, buffer_, *parser_,
+                                 beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
+
+    void on_header(error_code ec, std::size_t bytes) {
+        waiting_for_request_ = false;
+        started_ = std::chrono::steady_clock::now();
+        bytes_in_ = bytes;
+        if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
+            ec == net::error::connection_reset)
+            return close();
+        if (ec == beast::error::timeout) {
+            log::debug("connection timed out waiting for a request header", {{"remote_addr", remote_}});
+            return close();
+        }
+        if (ec == bhttp::error::header_limit)
+            return answer(error_response(431, "header_too_large",
+                                         "the request header exceeds " +
+                                             std::to_string(state_.config.max_header_bytes) + " bytes"),
+                          true);
+        if (ec) return answer(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()), true);
+
+        const auto& req = parser_->get();
+        head_.method = std::string(req.method_string());
+        head_.target = std::string(req.target());
+        head_.authorization = std::string(req[bhttp::field::authorization]);
+        if (auto length = parser_->content_length()) head_.content_length = *length;
+        head_.remote_addr = remote_;
+        keep_alive_ = req.keep_alive();
+
+        auto decision = state_.handler.on_header(head_);
+        if (auto* early = std::get_if<Response>(&decision)) {
+            // A body we will not read must not be taken for the next request: close instead.
+            bool body_pending = !parser_->is_done();
+            return answer(std::move(*early), early->close || body_pending);
+        }
+        intake_ = std::move(std::get<Intake>(decision));
+        if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
+            continue_ = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, req.version());
+            stream_.expires_after(state_.config.body_timeout);
+            return bhttp::async_write(stream_, *continue_, [self = shared_from_this()](error_code write_ec, std::size_t) {
+                if (write_ec) return self->close();
+                self->read_body();
+            });
+        }
+        read_body();
+    }
+
+    void read_body() {
+        stream_.expires_after(state_.config.body_timeout);
+        bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
+    }
+
+    void on_body(error_code ec, std::size_t bytes) {
+        bytes_in_ += bytes;
+        if (ec == bhttp::error::body_limit)
+            return answer(error_response(413, "body_too_large",
+                                         "the body exceeds " + std::to_string(state_.config.max_body_bytes) + " bytes"),
+                          true);
+        if (ec) {
+            // Timed out or cut off mid-body: nothing was stored, and nobody is left to answer.
+            log::info("request abandoned", {{"remote_addr", remote_},
+                                            {"method", head_.method},
+                                            {"path", head_.target},
+                                            {"bytes_in", bytes_in_},
+                                            {"reason", ec.message()}});
+            return close();
+        }
+        state_.handler.on_body(*intake_, parser_->release().body(), [self = shared_from_this()](Response r) {
+            net::post(self->stream_.get_executor(),
+                      [self, r = std::move(r)]() mutable { self->answer(std::move(r), false); });
+        });
+    }
+
+    void answer(Response r, bool close_after) {
+        bool close_connection = close_after || r.close || !keep_alive_ || state_.stopping;
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+        res->set(bhttp::field::server, "eventsshop-receiver");
+        res->set(bhttp::field::content_type, "application/json");
+        for (auto& [name, value] : r.headers) res->insert(name, value);
+        res->body() = std::move(r.body);
+        res->keep_alive(!close_connection);
+        res->prepare_payload();
+        log_request(r, res->body().size());
+        stream_.expires_after(state_.config.body_timeout);
+        bhttp::async_write(stream_, *res, [self = shared_from_this(), res, close_connection](error_code ec, std::size_t) {
+            if (ec || close_connection) return self->close();
+            self->first_request_ = false;
+            self->read_header();
+        });
+    }
+
+    void log_request(const Response& r, std::size_t bytes_out) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+        boost::json::object f{{"remote_addr", remote_},
+                              {"method", head_.method},
+                              {"path", head_.target},
+                              {"status", r.status},
+                              {"bytes_in", bytes_in_},
+                              {"bytes_out", bytes_out},
+                              {"duration_us", us.count()}};
+        if (r.delivery_id != 0) f["delivery_id"] = r.delivery_id;
+        if (!r.kind.empty()) f["kind"] = r.kind;
+        if (intake_) f["principal"] = intake_->principal;
+        log::write(r.status >= 500 ? log::Level::warning : log::Level::info, "request", f);
+        head_ = {};
+        intake_.reset();
+    }
+
+    void close() {
+        error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        stream_.close();
+    }
+
+    SharedState& state_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::shared_ptr<bhttp::response<bhttp::empty_body>> continue_;
+    std::list<std::weak_ptr<Session>>::iterator registration_;
+    std::string remote_;
+    RequestHead head_;
+    std::optional<Intake> intake_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::size_t bytes_in_ = 0;
+    bool first_request_ = true;
+    bool keep_alive_ = true;
+    bool waiting_for_request_ = false;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+public:
+    Listener(net::io_context& ioc, SharedState& state)
+        : ioc_(ioc), state_(state), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()) {}
+
+    void bind(const ListenAddress& address) {
+        error_code ec;
+        tcp::endpoint endpoint(net::ip::make_address(address.host, ec), address.port);
+        if (ec) throw ConfigError("--listen (ESR_LISTEN)", address.to_string() + ": " + ec.message());
+        acceptor_.open(endpoint.protocol(), ec);
+        if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(endpoint, ec);
+        if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+        if (ec) throw ConfigError("--listen (ESR_LISTEN)", "cannot listen on " + address.to_string() + ": " + ec.message());
+    }
+
+    void run() {
+        net::dispatch(acceptor_.get_executor(), beast::bind_front_handler(&Listener::accept, shared_from_this()));
+    }
+
+    void stop() {
+        net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+            error_code ec;
+            self->acceptor_.close(ec);
+            self->retry_.cancel();
+        });
+    }
+
+private:
+    void accept() {
+        acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+    }
+
+    void on_accept(error_code ec, tcp::socket socket) {
+        if (!acceptor_.is_open()) return;
+        if (ec) {
+            // EMFILE and friends: retrying at once would spin, giving up would stop serving.
+            log::warning("accept failed", {{"error", ec.message()}});
+            retry_.expires_after(std::chrono::milliseconds(100));
+            retry_.async_wait([self = shared_from_this()](error_code wait_ec) {
+                if (!wait_ec) self->accept();
+            });
+            return;
+        }
+        if (state_.connections >= state_.config.max_connections) refuse(std::move(socket));
+        else std::make_shared<Session>(std::move(socket), state_)->start();
+        accept();
+    }
+
+    static void refuse(tcp::socket&& socket) {
+        static const std::string body = R"({"error":"too_many_connections","detail":"the connection limit is reached"})";
+        static const std::string reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\n\r\n" + body;
+        auto s = std::make_shared<tcp::socket>(std::move(socket));
+        net::async_write(*s, net::buffer(reply), [s](error_code, std::size_t) {
+            error_code ignored;
+            s->shutdown(tcp::socket::shutdown_both, ignored);
+            s->close(ignored);
+        });
+    }
+
+    net::io_context& ioc_;
+    SharedState& state_;
+    tcp::acceptor acceptor_;
+    net::steady_timer retry_;
+};
+
+}  // namespace
+
+struct Server::Impl {
+    Impl(const Config& c, const Handler& h)
+        : config(c), ioc(static_cast<int>(c.threads)), state(c, h), signals(ioc, SIGINT, SIGTERM) {}
+
+    const Config& config;
+    net::io_context ioc;
+    SharedState state;
+    net::signal_set signals;
+    std::shared_ptr<Listener> listener;
+    std::vector<std::thread> threads;
+    std::mutex mutex;
+    std::condition_variable changed;
+    int signals_seen = 0;
+
+    void on_signal(error_code ec, int signal) {
+        if (ec) return;
+        {
+            std::lock_guard lock(mutex);
+            ++signals_seen;
+        }
+        changed.notify_all();
+        log::info(signals_seen == 1 ? "stopping" : "stopping now", {{"signal", signal}});
+        signals.async_wait([this](error_code e, int s) { on_signal(e, s); });
+    }
+
+    void stop_accepting_and_wake_idle_sessions() {
+        state.stopping = true;
+        listener->stop();
+        std::vector<std::shared_ptr<Session>> open;
+        {
+            std::lock_guard lock(state.mutex);
+            for (auto& weak : state.sessions)
+                if (auto s = weak.lock()) open.push_back(std::move(s));
+        }
+        // Outside the lock: the last reference may go here, and ~Session takes that lock.
+        for (auto& s : open) s->notify_server_stopping();
+    }
+};
+
+Server::Server(const Config& config, const Handler& handler) : impl_(std::make_unique<Impl>(config, handler)) {}
+
+Server::~Server() {
+    if (!impl_->threads.empty()) {
+        impl_->ioc.stop();
+        for (auto& t : impl_->threads) t.join();
+    }
+}
+
+void Server::start() {
+    impl_->listener = std::make_shared<Listener>(impl_->ioc, impl_->state);
+    impl_->listener->bind(impl_->config.listen);
+    impl_->listener->run();
+    impl_->signals.async_wait([this](error_code e, int s) { impl_->on_signal(e, s); });
+    for (unsigned i = 0; i < impl_->config.threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+    log::info("listening", {{"address", impl_->config.listen.to_string()},
+                            {"base_path", impl_->config.base_path},
+                            {"threads", impl_->config.threads}});
+}
+
+void Server::run_until_signal() {
+    auto& m = *impl_;
+    {
+        std::unique_lock lock(m.mutex);
+        m.changed.wait(lock, [&] { return m.signals_seen > 0; });
+    }
+    m.stop_accepting_and_wake_idle_sessions();
+    auto deadline = std::chrono::steady_clock::now() + m.config.shutdown_grace;
+    {
+        std::unique_lock lock(m.mutex);
+        while (m.state.connections > 0 && m.signals_seen < 2 && std::chrono::steady_clock::now() < deadline)
+            m.changed.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    if (m.state.connections > 0)
+        log::warning("closing connections still open after the grace period", {{"connections", m.state.connections.load()}});
+    m.ioc.stop();
+    for (auto& t : m.threads) t.join();
+    m.threads.clear();
+}
+
+}  // namespace esr::http
