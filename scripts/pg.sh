@@ -40,7 +40,8 @@ start)
   opts="-c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c max_connections=200"
   [ "$fast" = "--fast" ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   for attempt in $(seq 1 20); do
-    port=$(( 20000 + (RANDOM % 20000) ))
+    # A restarted instance keeps its port, so clients configured with its URL find it again.
+    if [ "$attempt" -eq 1 ] && [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(( 20000 + (RANDOM % 20000) )); fi
     port_is_free "$port" || continue
     if as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "-p $port $opts" start >/dev/null; then
       echo "$port" >"$dir/port"

@@ -288,11 +288,14 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
     if (auto file = sources.get("config")) {
         std::ifstream in(*file);
         if (!in) throw ConfigError(setting_name("config"), "cannot read '" + *file + "'");
+        po::variables_map from_file;
         try {
-            po::store(po::parse_config_file(in, in_file, false), sources.values);
+            po::store(po::parse_config_file(in, in_file, false), from_file);
         } catch (const po::error& e) {
             throw ConfigError(setting_name("config"), *file + ": " + e.what());
         }
+        for (const auto& [name, value] : from_file)
+            if (!sources.values.count(name)) sources.values.insert({name, value});
         loaded.config_file = *file;
     }
     apply(loaded.config, sources, command);

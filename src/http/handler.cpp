@@ -54,9 +54,9 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
     if (m.route == Route::none) return error_response(404, "not_found", "no such path: " + std::string(path));
 
     if (m.route == Route::healthz || m.route == Route::readyz) {
-        if (head.method != "GET" && head.method != "HEAD") {
+        if (head.method != "GET") {
             auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
-            r.headers.emplace_back("Allow", "GET, HEAD");
+            r.headers.emplace_back("Allow", "GET");
             return r;
         }
         if (m.route == Route::healthz) return json_response(200, {{"status", "ok"}});

@@ -38,6 +38,8 @@ struct NullHandler {
 std::optional<JsonSyntaxError> check_json(std::string_view body) {
     boost::json::parse_options options;
     options.max_depth = 512;  // a deeper document is hostile, not data
+    // The body is stored as bytes; bad UTF-8 in one string must not cost the whole delivery.
+    options.allow_invalid_utf8 = true;
     boost::json::basic_parser<NullHandler> parser(options);
     boost::system::error_code ec;
     std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);

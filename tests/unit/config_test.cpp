@@ -1,1 +1,156 @@
+#include "esr/config_loader.hpp"
 
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+using namespace esr;
+
+namespace {
+
+struct Env {
+    std::map<std::string, std::string> vars{{"ESR_DATABASE_URL", "postgresql:///db"}, {"ESR_BEARER_TOKENS", "t1"}};
+    GetEnv get() const {
+        return [this](const std::string& name) -> std::optional<std::string> {
+            auto it = vars.find(name);
+            if (it == vars.end()) return std::nullopt;
+            return it->second;
+        };
+    }
+};
+
+struct TempFile {
+    std::filesystem::path path;
+    explicit TempFile(const std::string& text) {
+        path = std::filesystem::temp_directory_path() / ("esr-config-test-" + std::to_string(std::rand()));
+        std::ofstream(path) << text;
+    }
+    ~TempFile() { std::filesystem::remove(path); }
+};
+
+Config load(const std::vector<std::string>& args, const Env& env, Command command = Command::serve) {
+    return load_config(command, args, env.get()).config;
+}
+
+std::string error_of(const std::vector<std::string>& args, const Env& env, Command command = Command::serve) {
+    try {
+        load(args, env, command);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(defaults) {
+    Config c = load({}, Env{});
+    BOOST_TEST(c.listen.to_string() == "127.0.0.1:8080");
+    BOOST_TEST(c.max_body_bytes == 256ull << 20);
+    BOOST_TEST(c.threads >= 1u);
+    BOOST_TEST(c.bearer_tokens == std::vector<std::string>{"t1"});
+}
+
+BOOST_AUTO_TEST_CASE(flags_beat_environment_beats_file) {
+    TempFile file("listen = 127.0.0.1:7001\nthreads = 3\nmax-body-bytes = 1000\n");
+    Env env;
+    env.vars["ESR_CONFIG"] = file.path.string();
+    env.vars["ESR_THREADS"] = "5";
+    env.vars["ESR_LISTEN"] = "127.0.0.1:7002";
+    Config c = load({"--listen", "[::1]:7003"}, env);
+    BOOST_TEST(c.listen.to_string() == "[::1]:7003");  // flag
+    BOOST_TEST(c.threads == 5u);                        // environment
+    BOOST_TEST(c.max_body_bytes == 1000u);              // file
+}
+
+BOOST_AUTO_TEST_CASE(several_bearer_tokens_from_a_file) {
+    TempFile tokens("old-token,\n new-token \n");
+    Env env;
+    env.vars.erase("ESR_BEARER_TOKENS");
+    env.vars["ESR_BEARER_TOKENS_FILE"] = tokens.path.string();
+    BOOST_TEST((load({}, env).bearer_tokens == std::vector<std::string>{"old-token", "new-token"}));
+}
+
+BOOST_AUTO_TEST_CASE(basic_password_from_file_named_in_config_file) {
+    TempFile password("s3cret:with colon\n");
+    TempFile file("basic-user = es\nbasic-password-file = " + password.path.string() + "\n");
+    Env env;
+    env.vars.erase("ESR_BEARER_TOKENS");
+    env.vars["ESR_CONFIG"] = file.path.string();
+    Config c = load({}, env);
+    BOOST_TEST(c.basic_user == "es");
+    BOOST_TEST(c.basic_password == "s3cret:with colon");
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_setting) {
+    Env none;
+    none.vars.erase("ESR_BEARER_TOKENS");
+    BOOST_TEST(error_of({}, none).find("credentials") != std::string::npos);
+
+    Env env;
+    BOOST_TEST(error_of({"--listen", "localhost:80"}, env).find("--listen (ESR_LISTEN)") == 0u);
+    BOOST_TEST(error_of({"--listen", "127.0.0.1:99999"}, env).find("--listen") == 0u);
+    BOOST_TEST(error_of({"--listen", "[::1]8080"}, env).find("--listen") == 0u);
+    BOOST_TEST(error_of({"--threads", "many"}, env).find("--threads (ESR_THREADS)") == 0u);
+    BOOST_TEST(error_of({"--header-timeout", "soon"}, env).find("--header-timeout") == 0u);
+    BOOST_TEST(error_of({"--config", "/nonexistent/esr.conf"}, env).find("--config") == 0u);
+    BOOST_TEST(error_of({"--no-such-flag"}, env).find("command line") == 0u);
+
+    Env user_only = env;
+    user_only.vars["ESR_BASIC_USER"] = "es";
+    BOOST_TEST(error_of({}, user_only).find("ESR_BASIC_PASSWORD") == 0u);
+
+    Env unreadable = env;
+    unreadable.vars.erase("ESR_BEARER_TOKENS");
+    unreadable.vars["ESR_BEARER_TOKENS_FILE"] = "/nonexistent/tokens";
+    BOOST_TEST(error_of({}, unreadable).find("ESR_BEARER_TOKENS_FILE") == 0u);
+
+    Env no_db = env;
+    no_db.vars.erase("ESR_DATABASE_URL");
+    BOOST_TEST(error_of({}, no_db, Command::migrate).find("--database-url") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(secrets_are_not_flags) {
+    BOOST_TEST(error_of({"--basic-password", "x"}, Env{}).find("command line") == 0u);
+    BOOST_TEST(error_of({"--bearer-tokens", "x"}, Env{}).find("command line") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(migrate_needs_no_credentials) {
+    Env env;
+    env.vars.erase("ESR_BEARER_TOKENS");
+    BOOST_TEST(load({}, env, Command::migrate).database_url == "postgresql:///db");
+}
+
+BOOST_AUTO_TEST_CASE(base_path_is_normalised) {
+    BOOST_TEST(load({"--base-path", "/eventsshop/"}, Env{}).base_path == "/eventsshop");
+    BOOST_TEST(load({"--base-path", "/"}, Env{}).base_path == "");
+    BOOST_TEST(error_of({"--base-path", "eventsshop"}, Env{}).find("--base-path") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(durations) {
+    BOOST_TEST(parse_duration("10", "x").count() == 10000);
+    BOOST_TEST(parse_duration("10s", "x").count() == 10000);
+    BOOST_TEST(parse_duration("250ms", "x").count() == 250);
+    BOOST_TEST(parse_duration("2m", "x").count() == 120000);
+    BOOST_CHECK_THROW(parse_duration("2h", "x"), ConfigError);
+    BOOST_CHECK_THROW(parse_duration("-1s", "x"), ConfigError);
+}
+
+BOOST_AUTO_TEST_CASE(describe_redacts_secrets) {
+    Env env;
+    env.vars["ESR_DATABASE_URL"] = "postgresql://app:hunter2@db/x";
+    env.vars["ESR_BASIC_USER"] = "es";
+    env.vars["ESR_BASIC_PASSWORD"] = "pw-secret";
+    auto text = describe_config(load({}, env));
+    BOOST_TEST(text.find("hunter2") == std::string::npos);
+    BOOST_TEST(text.find("pw-secret") == std::string::npos);
+    BOOST_TEST(text.find("t1") == std::string::npos);
+    BOOST_TEST(text.find("basic-user = es") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

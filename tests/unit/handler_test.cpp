@@ -1,1 +1,163 @@
+#include "esr/http/handler.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace esr;
+using namespace esr::http;
+
+namespace {
+
+struct FakeSink : DeliverySink {
+    std::vector<Delivery> received;
+    StoreOutcome answer{StoreOutcome::Status::stored, 41, Kind::unclassified, {}};
+    void submit(Delivery d, Callback done) override {
+        received.push_back(d);
+        StoreOutcome out = answer;
+        if (out.kind == Kind::unclassified) out.kind = d.kind;
+        done(out);
+    }
+};
+
+struct FakeReadiness : ReadinessProbe {
+    std::string reason;
+    std::string not_ready_reason() const override { return reason; }
+};
+
+struct Fixture {
+    Config config;
+    FakeSink sink;
+    FakeReadiness readiness;
+    Authenticator auth{"es", "pw", {"tok"}};
+    Handler handler{config, auth, sink, readiness};
+
+    RequestHead post(std::string target, std::string authorization = "Bearer tok") {
+        return {"POST", std::move(target), std::move(authorization), 10, "192.0.2.1"};
+    }
+    Response header_answer(const RequestHead& head) {
+        auto d = handler.on_header(head);
+        BOOST_REQUIRE(std::holds_alternative<Response>(d));
+        return std::get<Response>(d);
+    }
+    Intake intake(const RequestHead& head) {
+        auto d = handler.on_header(head);
+        BOOST_REQUIRE(std::holds_alternative<Intake>(d));
+        return std::get<Intake>(d);
+    }
+    Response body_answer(const Intake& in, std::string body) {
+        std::optional<Response> got;
+        handler.on_body(in, std::move(body), [&](Response r) { got = std::move(r); });
+        BOOST_REQUIRE(got);
+        return *got;
+    }
+};
+
+std::string header(const Response& r, const std::string& name) {
+    std::string all;
+    for (auto& [n, v] : r.headers)
+        if (n == name) all += (all.empty() ? "" : " | ") + v;
+    return all;
+}
+
+boost::json::value json(const Response& r) { return boost::json::parse(r.body); }
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(handler, Fixture)
+
+BOOST_AUTO_TEST_CASE(unknown_path_is_404_with_json) {
+    auto r = header_answer(post("/nope"));
+    BOOST_TEST(r.status == 404u);
+    BOOST_TEST(json(r).at("error").as_string() == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
+    auto r = header_answer({"GET", "/", "", {}, ""});
+    BOOST_TEST(r.status == 405u);
+    BOOST_TEST(header(r, "Allow") == "POST");
+    auto h = header_answer({"POST", "/healthz", "", {}, ""});
+    BOOST_TEST(h.status == 405u);
+    BOOST_TEST(header(h, "Allow") == "GET");
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_wrong_credentials_are_401_offering_both_schemes_and_closing) {
+    for (std::string credentials : {"", "Bearer nope", "Basic ZXM6d3Jvbmc="}) {
+        auto r = header_answer(post("/", credentials));
+        BOOST_TEST(r.status == 401u);
+        BOOST_TEST(r.close);
+        BOOST_TEST(header(r, "WWW-Authenticate").find("Basic") != std::string::npos);
+        BOOST_TEST(header(r, "WWW-Authenticate").find("Bearer") != std::string::npos);
+        BOOST_TEST(json(r).at("error").as_string() == "unauthorized");
+    }
+    BOOST_TEST(sink.received.empty());
+}
+
+BOOST_AUTO_TEST_CASE(declared_oversized_body_is_413_before_reading) {
+    config.max_body_bytes = 5;
+    auto r = header_answer(post("/"));
+    BOOST_TEST(r.status == 413u);
+    BOOST_TEST(r.close);
+}
+
+BOOST_AUTO_TEST_CASE(paths_name_the_kind_and_base_path_is_honoured) {
+    BOOST_TEST(!intake(post("/")).path_kind);
+    BOOST_TEST(intake(post("/?x=1")).principal == "bearer:1");
+    BOOST_TEST((*intake(post("/hoteldemand")).path_kind == Kind::hoteldemand));
+    BOOST_TEST((*intake(post("/eventimpact/")).path_kind == Kind::eventimpact));
+    BOOST_TEST(header_answer(post("/unclassified")).status == 404u);
+    config.base_path = "/eventsshop";
+    BOOST_TEST(header_answer(post("/")).status == 404u);
+    BOOST_TEST(header_answer(post("/eventsshopx")).status == 404u);
+    BOOST_TEST(!intake(post("/eventsshop")).path_kind);
+    BOOST_TEST((*intake(post("/eventsshop/eventsinfo")).path_kind == Kind::eventsinfo));
+    BOOST_TEST(header_answer({"GET", "/eventsshop/healthz", "", {}, ""}).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(readiness_follows_the_probe) {
+    BOOST_TEST(header_answer({"GET", "/readyz", "", {}, ""}).status == 200u);
+    readiness.reason = "the database is unreachable: boom";
+    auto r = header_answer({"GET", "/readyz", "", {}, ""});
+    BOOST_TEST(r.status == 503u);
+    BOOST_TEST(json(r).at("detail").as_string() == "the database is unreachable: boom");
+    BOOST_TEST(header_answer({"GET", "/healthz", "", {}, ""}).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_json_is_400_naming_the_byte_and_nothing_is_stored) {
+    auto r = body_answer(intake(post("/")), R"({"eventId": 12, "eventName": "The Sim)");
+    BOOST_TEST(r.status == 400u);
+    BOOST_TEST(std::string(json(r).at("detail").as_string()).find("at byte 37") != std::string::npos);
+    BOOST_TEST(body_answer(intake(post("/")), "").status == 400u);
+    BOOST_TEST(sink.received.empty());
+}
+
+BOOST_AUTO_TEST_CASE(valid_json_is_handed_to_the_sink_whatever_the_content_type) {
+    auto r = body_answer(intake(post("/eventsinfo")), R"({"eventId": 1})");
+    BOOST_TEST(r.status == 202u);
+    auto j = json(r);
+    BOOST_TEST(j.at("delivery_id").as_int64() == 41);
+    BOOST_TEST(j.at("kind").as_string() == "eventsinfo");
+    BOOST_TEST(j.at("duplicate").as_bool() == false);
+    BOOST_REQUIRE(sink.received.size() == 1u);
+    BOOST_TEST(sink.received[0].body == R"({"eventId": 1})");
+    BOOST_TEST(sink.received[0].principal == "bearer:1");
+    BOOST_TEST(sink.received[0].remote_addr == "192.0.2.1");
+    BOOST_TEST((sink.received[0].body_sha256 == sha256(R"({"eventId": 1})")));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_is_2xx_with_the_first_id) {
+    sink.answer = {StoreOutcome::Status::duplicate, 7, Kind::hoteldemand, {}};
+    auto r = body_answer(intake(post("/")), "[]");
+    BOOST_TEST(r.status == 200u);
+    BOOST_TEST(json(r).at("delivery_id").as_int64() == 7);
+    BOOST_TEST(json(r).at("duplicate").as_bool() == true);
+}
+
+BOOST_AUTO_TEST_CASE(unavailable_database_is_503_with_retry_after) {
+    sink.answer = {StoreOutcome::Status::unavailable, 0, Kind::unclassified, "the database is unreachable"};
+    auto r = body_answer(intake(post("/")), "{}");
+    BOOST_TEST(r.status == 503u);
+    BOOST_TEST(header(r, "Retry-After") == "5");
+    BOOST_TEST(json(r).at("error").as_string() == "unavailable");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
