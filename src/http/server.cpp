@@ -79,7 +79,9 @@ private:
     void read_header() {
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(state_.config.max_header_bytes));
-        parser_->body_limit(state_.config.max_body_bytes);
+        // No body limit yet: Beast would enforce it while reading the header, before credentials
+        // are checked. The handler judges Content-Length; read_body() sets the limit.
+        parser_->body_limit(boost::none);
         waiting_for_request_ = buffer_.size() == 0;
         if (waiting_for_request_ && state_.stopping) return close();
         // The first request must arrive within the header timeout; later ones get the idle timeout.
@@ -133,6 +135,7 @@ private:
     }
 
     void read_body() {
+        parser_->body_limit(state_.config.max_body_bytes);
         stream_.expires_after(state_.config.body_timeout);
         bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
     }

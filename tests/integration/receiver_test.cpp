@@ -1,1 +1,333 @@
+// The real daemon against a real PostgreSQL over real loopback sockets.
+#include "harness.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <pqxx/binarystring>
+#include <pqxx/connection>
+#include <pqxx/nontransaction>
+
+#include <thread>
+
+using namespace esr::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string basic_user = "eventsshop";
+const std::string basic_password = "p:ss wörd";  // a colon and non-ASCII on purpose
+const std::string token_old = "old-token-0123456789";
+const std::string token_new = "new-token-abcdefghij";
+constexpr std::uint64_t max_body = 64 << 10;
+
+struct World;
+World* world = nullptr;
+
+/// One PostgreSQL and one daemon for the whole module, as a user would run them.
+struct World {
+    TempDir dir;
+    Postgres pg{dir.path / "pg"};
+    int port = free_port();
+    std::map<std::string, std::string> env{{"ESR_DATABASE_URL", pg.url()},
+                                           {"ESR_BASIC_USER", basic_user},
+                                           {"ESR_BASIC_PASSWORD", basic_password},
+                                           {"ESR_BEARER_TOKENS", token_old + "," + token_new}};
+    std::unique_ptr<Daemon> daemon;
+
+    World() {
+        std::string out;
+        int status = run({ESR_DAEMON_PATH, "migrate"}, env, &out);
+        if (status != 0) throw std::runtime_error("migrate failed: " + out);
+        daemon = start_daemon(port, {});
+        world = this;
+    }
+    ~World() {
+        if (daemon && daemon->running()) daemon->terminate();
+        world = nullptr;
+    }
+
+    std::unique_ptr<Daemon> start_daemon(int on_port, std::vector<std::string> extra) {
+        std::vector<std::string> args{"serve",
+                                      "--listen", "127.0.0.1:" + std::to_string(on_port),
+                                      "--max-body-bytes", std::to_string(max_body),
+                                      "--header-timeout", "1s",
+                                      "--idle-timeout", "5s",
+                                      "--health-interval", "200ms",
+                                      "--threads", "2"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto d = std::make_unique<Daemon>(args, env, dir.path / ("daemon-" + std::to_string(on_port) + ".log"));
+        for (int i = 0; i < 100; ++i) {
+            try {
+                if (HttpClient(on_port).request("GET", "/healthz").status == 200) return d;
+            } catch (const std::exception&) {
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        throw std::runtime_error("daemon did not start: " + d->log());
+    }
+};
+
+BOOST_TEST_GLOBAL_FIXTURE(World);
+
+pqxx::connection db() { return pqxx::connection(world->pg.url()); }
+
+long long count_deliveries() {
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    return tx.exec("SELECT count(*) FROM eventsshop.deliveries")[0][0].as<long long>();
+}
+
+std::string unique_body(const std::string& tag) {
+    static int n = 0;
+    return R"({"eventId": )" + std::to_string(++n) + R"(, "eventName": ")" + tag + R"(", "nonce": )" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "}";
+}
+
+HttpResponse post(const std::string& path, const std::string& body, const std::string& authorization) {
+    std::map<std::string, std::string> headers;
+    if (!authorization.empty()) headers["Authorization"] = authorization;
+    return HttpClient(world->port).request("POST", path, body, headers);
+}
+
+boost::json::value json_of(const HttpResponse& r) { return boost::json::parse(r.body); }
+
+const std::string bearer_new = "Bearer " + token_new;
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(receiver)
+
+BOOST_AUTO_TEST_CASE(migrate_again_is_harmless) {
+    std::string out;
+    BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, world->env, &out) == 0, out);
+    BOOST_TEST(out.find("0 migrations applied") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(migrate_with_unreachable_database_exits_2) {
+    auto env = world->env;
+    env["ESR_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:" + std::to_string(free_port()) + "/x";
+    std::string out;
+    BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 2);
+    BOOST_TEST(out.find("--database-url") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(basic_auth_delivery_is_stored_byte_for_byte) {
+    const std::string body = fixture("eventsinfo-object.json");
+    auto r = post("/", body, basic_auth(basic_user, basic_password));
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    auto j = json_of(r);
+    auto id = j.at("delivery_id").as_int64();
+    BOOST_TEST(j.at("duplicate").as_bool() == false);
+
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    auto row = tx.exec_params1(
+        "SELECT body, encode(body_sha256, 'hex'), byte_size, host(remote_addr), principal, kind "
+        "FROM eventsshop.deliveries WHERE id = $1", id);
+    BOOST_TEST(pqxx::binarystring(row[0]).str() == body);
+    BOOST_TEST(row[1].as<std::string>() == sha256_hex(body));
+    BOOST_TEST(row[2].as<std::size_t>() == body.size());
+    BOOST_TEST(row[3].as<std::string>() == "127.0.0.1");
+    BOOST_TEST(row[4].as<std::string>() == "basic:" + basic_user);
+}
+
+BOOST_AUTO_TEST_CASE(bearer_delivery_to_a_kind_path_is_stored_with_that_kind) {
+    const std::string body = fixture("hoteldemand-hotel.json");
+    auto r = post("/hoteldemand", body, bearer_new);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    auto j = json_of(r);
+    BOOST_TEST(j.at("kind").as_string() == "hoteldemand");
+
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    auto row = tx.exec_params1("SELECT body, principal, kind FROM eventsshop.deliveries WHERE id = $1",
+                               j.at("delivery_id").as_int64());
+    BOOST_TEST(pqxx::binarystring(row[0]).str() == body);
+    BOOST_TEST(row[1].as<std::string>() == "bearer:2");
+    BOOST_TEST(row[2].as<std::string>() == "hoteldemand");
+}
+
+BOOST_AUTO_TEST_CASE(awkward_bytes_are_kept_exactly) {
+    // \u0000 as an escape, a raw NUL-free invalid UTF-8 sequence, duplicate keys: all kept as sent.
+    const std::string body = "{\"a\":\"\\u0000\",\"b\":\"\xff\xfe\",\"a\":2,\"n\":" + std::to_string(std::rand()) + "}";
+    auto r = post("/", body, bearer_new);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    auto row = tx.exec_params1("SELECT body FROM eventsshop.deliveries WHERE id = $1",
+                               json_of(r).at("delivery_id").as_int64());
+    BOOST_TEST(pqxx::binarystring(row[0]).str() == body);
+}
+
+BOOST_AUTO_TEST_CASE(the_same_body_twice_is_stored_once) {
+    const std::string body = unique_body("duplicate");
+    auto first = post("/", body, bearer_new);
+    auto second = post("/", body, basic_auth(basic_user, basic_password));
+    BOOST_TEST_REQUIRE(first.status == 202u, first.body);
+    BOOST_TEST_REQUIRE(second.status / 100 == 2u, second.body);
+    BOOST_TEST(json_of(second).at("duplicate").as_bool() == true);
+    BOOST_TEST(json_of(second).at("delivery_id").as_int64() == json_of(first).at("delivery_id").as_int64());
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    BOOST_TEST(tx.exec_params1("SELECT count(*) FROM eventsshop.deliveries WHERE body_sha256 = decode($1, 'hex')",
+                               sha256_hex(body))[0].as<int>() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_wrong_credentials_get_401_and_nothing_is_stored) {
+    auto before = count_deliveries();
+    for (std::string auth : {std::string(), basic_auth(basic_user, "wrong"), std::string("Bearer old-token"),
+                             std::string("Bearer ") + token_old + "x", std::string("Basic !!!")}) {
+        BOOST_TEST_CONTEXT("Authorization: " << auth) {
+            HttpClient client(world->port);
+            std::map<std::string, std::string> headers;
+            if (!auth.empty()) headers["Authorization"] = auth;
+            auto r = client.request("POST", "/", unique_body("unauthorized"), headers);
+            BOOST_TEST(r.status == 401u);
+            BOOST_TEST(r.header("www-authenticate").find("Basic") != std::string::npos);
+            BOOST_TEST(r.header("www-authenticate").find("Bearer") != std::string::npos);
+            BOOST_TEST(json_of(r).at("error").as_string() == "unauthorized");
+            BOOST_TEST(client.closed_by_server());
+        }
+    }
+    BOOST_TEST(count_deliveries() == before);
+}
+
+BOOST_AUTO_TEST_CASE(old_and_new_bearer_tokens_both_work) {
+    BOOST_TEST(post("/", unique_body("old token"), "Bearer " + token_old).status == 202u);
+    BOOST_TEST(post("/", unique_body("new token"), "bearer " + token_new).status == 202u);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_json_is_400_saying_where_and_nothing_is_stored) {
+    auto before = count_deliveries();
+    auto r = post("/", fixture("malformed-truncated.json"), bearer_new);
+    BOOST_TEST(r.status == 400u);
+    BOOST_TEST(json_of(r).at("error").as_string() == "invalid_json");
+    BOOST_TEST(std::string(json_of(r).at("detail").as_string()).find("at byte") != std::string::npos, r.body);
+    BOOST_TEST(count_deliveries() == before);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_path_is_404_and_wrong_method_is_405) {
+    HttpClient client(world->port);
+    auto r = client.request("GET", "/no/such/path");
+    BOOST_TEST(r.status == 404u);
+    BOOST_TEST(json_of(r).at("error").as_string() == "not_found");
+    auto m = client.request("GET", "/eventsinfo", "", {{"Authorization", bearer_new}});
+    BOOST_TEST(m.status == 405u);
+    BOOST_TEST(m.header("allow") == "POST");
+    BOOST_TEST(json_of(m).at("error").as_string() == "method_not_allowed");
+}
+
+BOOST_AUTO_TEST_CASE(body_over_the_limit_is_413) {
+    std::string big = "[" + std::string(max_body, ' ') + "]";
+    auto r = post("/", big, bearer_new);
+    BOOST_TEST(r.status == 413u);
+    BOOST_TEST(json_of(r).at("error").as_string() == "body_too_large");
+
+    // Chunked, so the size is not known up front: cut off once it passes the limit.
+    RawConnection raw(world->port);
+    raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new + "\r\nTransfer-Encoding: chunked\r\n\r\n");
+    std::string chunk(16 << 10, ' ');
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+    for (int i = 0; i < 8; ++i) raw.send(size + chunk + "\r\n");
+    std::string answer = raw.receive_until_close(5s);
+    BOOST_TEST(answer.rfind("HTTP/1.1 413", 0) == 0u, answer);
+}
+
+BOOST_AUTO_TEST_CASE(half_a_header_then_silence_is_disconnected) {
+    RawConnection raw(world->port);
+    auto start = std::chrono::steady_clock::now();
+    raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthoriz");
+    raw.receive_until_close(10s);
+    auto waited = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(raw.saw_close());
+    BOOST_TEST((waited < 5s));  // header timeout is 1s here; 5s is only a bound against hanging
+}
+
+BOOST_AUTO_TEST_CASE(several_requests_on_one_keep_alive_connection) {
+    HttpClient client(world->port);
+    BOOST_TEST(client.request("GET", "/healthz").status == 200u);
+    for (int i = 0; i < 3; ++i) {
+        auto r = client.request("POST", "/eventsinfo", unique_body("keep-alive"), {{"Authorization", bearer_new}});
+        BOOST_TEST(r.status == 202u, r.body);
+    }
+    BOOST_TEST(client.request("GET", "/readyz").status == 200u);
+    BOOST_TEST(!client.closed_by_server(100ms));
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured_only_after_authentication) {
+    std::string body = unique_body("expect");
+    RawConnection ok(world->port);
+    ok.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new + "\r\nExpect: 100-continue\r\n"
+            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    std::string interim = ok.receive_until("\r\n\r\n", 5s);
+    BOOST_TEST(interim.rfind("HTTP/1.1 100 Continue", 0) == 0u, interim);
+    ok.send(body);
+    BOOST_TEST(ok.receive_until("}", 5s).find("HTTP/1.1 202") != std::string::npos);
+
+    RawConnection denied(world->port);
+    denied.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nExpect: 100-continue\r\n"
+                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    std::string answer = denied.receive_until_close(5s);
+    BOOST_TEST(answer.rfind("HTTP/1.1 401", 0) == 0u, answer);
+    BOOST_TEST(denied.saw_close());
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_cut_mid_body_stores_nothing) {
+    auto before = count_deliveries();
+    {
+        RawConnection raw(world->port);
+        raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new + "\r\nContent-Length: 100\r\n\r\n{\"a\":");
+    }
+    std::this_thread::sleep_for(300ms);
+    BOOST_TEST(count_deliveries() == before);
+    BOOST_TEST(HttpClient(world->port).request("GET", "/healthz").status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
+    int port = free_port();
+    auto d = world->start_daemon(port, {"--shutdown-grace", "5s"});
+    HttpClient idle(port);  // an idle keep-alive connection must not hold shutdown up
+    BOOST_TEST(idle.request("GET", "/healthz").status == 200u);
+    auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(d->terminate() == 0);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+    BOOST_TEST(d->log().find("\"msg\":\"stopped\"") != std::string::npos);
+}
+
+// Last: it stops the database under the daemon, then brings it back.
+BOOST_AUTO_TEST_CASE(readyz_turns_503_while_the_database_is_down_and_recovers) {
+    HttpClient probe(world->port);
+    BOOST_TEST_REQUIRE(probe.request("GET", "/readyz").status == 200u);
+    world->pg.stop();
+
+    unsigned status = 0;
+    HttpResponse r;
+    for (int i = 0; i < 100 && status != 503; ++i) {
+        std::this_thread::sleep_for(100ms);
+        r = HttpClient(world->port).request("GET", "/readyz");
+        status = r.status;
+    }
+    BOOST_TEST_REQUIRE(status == 503u);
+    BOOST_TEST(std::string(json_of(r).at("detail").as_string()).find("unreachable") != std::string::npos, r.body);
+
+    auto refused = post("/", unique_body("while down"), bearer_new);
+    BOOST_TEST(refused.status == 503u, refused.body);
+    BOOST_TEST(refused.header("retry-after") != "");
+
+    world->pg.start();
+    for (int i = 0; i < 100 && status != 200; ++i) {
+        std::this_thread::sleep_for(100ms);
+        status = HttpClient(world->port).request("GET", "/readyz").status;
+    }
+    BOOST_TEST(status == 200u);
+    unsigned stored = 0;
+    for (int i = 0; i < 100 && stored != 202; ++i) {
+        stored = post("/", unique_body("after recovery"), bearer_new).status;
+        if (stored != 202) std::this_thread::sleep_for(100ms);
+    }
+    BOOST_TEST(stored == 202u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
