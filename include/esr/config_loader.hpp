@@ -10,7 +10,7 @@
 namespace esr {
 
 /// The subcommands that read the daemon's configuration.
-enum class Command { serve, migrate, check_config };
+enum class Command { serve, migrate, check_config, reprocess };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string& name)>;
 GetEnv process_environment();
@@ -20,6 +20,9 @@ struct LoadedConfig {
     bool help = false;         // --help was asked: print help_text, do nothing else
     std::string help_text;
     std::string config_file;   // the file read, if any
+    // reprocess only
+    std::optional<std::string> reprocess_kind;
+    std::optional<std::string> reprocess_since;
 };
 
 /// Reads flags (`args`, without the program and subcommand names), then the environment, then the

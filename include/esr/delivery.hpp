@@ -1,5 +1,8 @@
 #pragma once
 
+#include "esr/kind.hpp"
+#include "esr/payload/records.hpp"
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -9,18 +12,19 @@
 
 namespace esr {
 
-enum class Kind { unclassified, eventsinfo, eventimpact, hoteldemand };
-
-std::string_view to_string(Kind kind);
-std::optional<Kind> kind_from_string(std::string_view name);
-
-/// One accepted body on its way to durable storage.
+/// One body from an authenticated sender on its way to durable storage.
 struct Delivery {
     Kind kind = Kind::unclassified;
+    std::optional<Kind> declared_kind;  // named by the path it was posted to
     std::string body;
     std::array<unsigned char, 32> body_sha256{};
     std::string principal;
     std::string remote_addr;
+    std::string path;
+    payload::Extraction records;  // the typed rows the body yields
+    // Non-empty: the body was refused (not JSON, or not the kind its path names). It is kept in
+    // eventsshop.rejected_deliveries for diagnosis, not acknowledged as a delivery.
+    std::string rejected_because;
 };
 
 /// What became of a delivery handed to a DeliverySink.
@@ -35,6 +39,7 @@ struct StoreOutcome {
     std::int64_t delivery_id = 0;
     Kind kind = Kind::unclassified;
     std::string detail;
+    std::int64_t record_count = 0;
 };
 
 /// Where the HTTP layer hands deliveries. `done` is called exactly once, from any thread, and

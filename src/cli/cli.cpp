@@ -5,12 +5,14 @@
 #include "esr/db/delivery_writer.hpp"
 #include "esr/db/migrations.hpp"
 #include "esr/db/readiness_monitor.hpp"
+#include "esr/db/reprocess.hpp"
 #include "esr/http/handler.hpp"
 #include "esr/http/server.hpp"
 #include "esr/log.hpp"
 
 #include <pqxx/connection>
 
+#include <chrono>
 #include <iostream>
 #include <map>
 
@@ -32,6 +34,7 @@ const char* usage =
     "  serve          run the HTTP receiver\n"
     "  migrate        create or upgrade the database schema\n"
     "  check-config   validate the configuration and print the effective values\n"
+    "  reprocess      derive the typed tables again from the stored bodies\n"
     "\n"
     "Options:\n"
     "  -h, --help     show this help (COMMAND --help shows the command's options)\n"
@@ -85,6 +88,44 @@ int run_migrate(const std::vector<std::string>& args) {
         return 0;
     } catch (const std::exception& e) {
         std::cerr << program << ": migrate failed: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int run_reprocess(const std::vector<std::string>& args) {
+    auto l = load(Command::reprocess, "reprocess",
+                  "Derives the typed tables (events, event_impacts, hotel_demand, ...) again from the\n"
+                  "bodies stored in eventsshop.deliveries, including unclassified ones a newer version\n"
+                  "understands. Idempotent: run it after an upgrade that changes the mapping.",
+                  args);
+    if (l.exit_code >= 0) return l.exit_code;
+    std::unique_ptr<pqxx::connection> connection;
+    try {
+        connection = std::make_unique<pqxx::connection>(l.loaded.config.database_url);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        return fail_config(ConfigError("--database-url (ESR_DATABASE_URL)",
+                                       "cannot connect: " + msg.substr(0, msg.find('\n'))));
+    }
+    db::ReprocessFilter filter;
+    if (l.loaded.reprocess_kind) filter.kind = kind_from_string(*l.loaded.reprocess_kind);
+    filter.since = l.loaded.reprocess_since;
+    auto last_report = std::chrono::steady_clock::now();
+    auto line = [](const db::ReprocessProgress& p) {
+        return std::to_string(p.done) + "/" + std::to_string(p.total) + " deliveries, " +
+               std::to_string(p.reclassified) + " reclassified, " + std::to_string(p.records) + " typed rows, " +
+               std::to_string(p.skipped) + " skipped";
+    };
+    try {
+        auto result = db::reprocess(*connection, filter, [&](const db::ReprocessProgress& p) {
+            if (std::chrono::steady_clock::now() - last_report < std::chrono::seconds(2)) return;
+            last_report = std::chrono::steady_clock::now();
+            std::cerr << "reprocess: " << line(p) << "\n";
+        });
+        std::cout << "reprocessed " << line(result) << "\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << program << ": reprocess failed: " << e.what() << "\n";
         return 1;
     }
 }
@@ -149,6 +190,7 @@ int run(int argc, char** argv) {
         if (command == "serve") return run_serve(args);
         if (command == "migrate") return run_migrate(args);
         if (command == "check-config") return run_check_config(args);
+        if (command == "reprocess") return run_reprocess(args);
     } catch (const ConfigError& e) {
         return fail_config(e);
     } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "esr/config_loader.hpp"
 
+#include "esr/kind.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <algorithm>
@@ -154,7 +156,7 @@ void apply(Config& c, const Sources& s, Command command) {
     unsigned_option("batch-max", c.batch_max, 1, 10'000);
     duration_option("statement-timeout", c.statement_timeout);
     duration_option("health-interval", c.health_interval);
-    if (command == Command::migrate) {
+    if (command == Command::migrate || command == Command::reprocess) {
         if (c.database_url.empty()) throw ConfigError(setting_name("database-url"), "not set");
         return;
     }
@@ -251,7 +253,16 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
 LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {
     po::options_description visible;
     visible.add(general_options()).add(database_options());
-    if (command != Command::migrate) visible.add(http_options());
+    if (command == Command::serve || command == Command::check_config) visible.add(http_options());
+    if (command == Command::reprocess) {
+        po::options_description r("Reprocess");
+        r.add_options()
+            ("kind", po::value<std::string>(), "only deliveries now of this kind: eventsinfo, eventimpact, "
+                                               "hoteldemand or unclassified")
+            ("since", po::value<std::string>(), "only deliveries received at or after this time "
+                                                "(e.g. 2026-03-01 or '2026-03-01 12:00+00')");
+        visible.add(r);
+    }
     po::options_description in_file;
     in_file.add(visible).add(file_only_options());
 
@@ -299,6 +310,14 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
         loaded.config_file = *file;
     }
     apply(loaded.config, sources, command);
+    if (command == Command::reprocess) {
+        if (auto k = sources.get("kind")) {
+            if (!kind_from_string(*k))
+                throw ConfigError("--kind", "'" + *k + "' is not eventsinfo, eventimpact, hoteldemand or unclassified");
+            loaded.reprocess_kind = *k;
+        }
+        loaded.reprocess_since = sources.get("since");
+    }
     return loaded;
 }
 

@@ -3,12 +3,14 @@
 #include "connection.hpp"
 #include "esr/config.hpp"
 #include "esr/db/statements.hpp"
+#include "esr/db/typed_rows.hpp"
 #include "esr/log.hpp"
 
 #include <pqxx/binarystring>
 #include <pqxx/except>
 #include <pqxx/transaction>
 
+#include <algorithm>
 #include <chrono>
 
 namespace esr::db {
@@ -16,19 +18,37 @@ namespace {
 
 using Status = StoreOutcome::Status;
 
-StoreOutcome store_one(pqxx::work& tx, const Delivery& d) {
+constexpr std::size_t rejected_body_cap = 1 << 20;
+
+StoreOutcome store_rejected(pqxx::work& tx, const Delivery& d) {
+    std::size_t kept = std::min(d.body.size(), rejected_body_cap);
+    auto row = tx.exec_prepared1("insert_rejected_delivery", d.remote_addr, d.principal, d.path,
+                                 static_cast<std::int64_t>(d.body.size()),
+                                 pqxx::binarystring(d.body_sha256.data(), d.body_sha256.size()),
+                                 pqxx::binarystring(d.body.data(), kept), kept < d.body.size(), d.rejected_because);
+    return {Status::stored, row[0].as<std::int64_t>(), d.kind, {}};
+}
+
+// `typed` false stores the body alone: the fallback when its typed rows cannot be written, so the
+// delivery is still kept (and can be reprocessed once the cause is fixed).
+StoreOutcome store_one(pqxx::work& tx, const Delivery& d, bool typed) {
+    if (!d.rejected_because.empty()) return store_rejected(tx, d);
     pqxx::binarystring body(d.body.data(), d.body.size());
     pqxx::binarystring digest(d.body_sha256.data(), d.body_sha256.size());
-    std::string kind(to_string(d.kind));
-    auto inserted = d.remote_addr.empty()
-                        ? tx.exec_prepared("insert_delivery", kind, body, digest,
-                                           static_cast<std::int64_t>(d.body.size()), nullptr, d.principal)
-                        : tx.exec_prepared("insert_delivery", kind, body, digest,
-                                           static_cast<std::int64_t>(d.body.size()), d.remote_addr, d.principal);
-    if (!inserted.empty()) return {Status::stored, inserted[0][0].as<std::int64_t>(), d.kind, {}};
+    auto records = typed ? static_cast<std::int64_t>(d.records.record_count()) : 0;
+    std::string classification = typed ? d.records.reason : "typed rows not written: see the daemon's log";
+    auto inserted = tx.exec_prepared("insert_delivery", std::string(to_string(d.kind)), body, digest,
+                                     static_cast<std::int64_t>(d.body.size()), d.remote_addr, d.principal, records,
+                                     d.declared_kind ? std::string(to_string(*d.declared_kind)) : std::string(),
+                                     classification);
+    if (!inserted.empty()) {
+        auto id = inserted[0][0].as<std::int64_t>();
+        if (typed) write_typed_rows(tx, id, inserted[0][1].as<std::string>(), d.records);
+        return {Status::stored, id, d.kind, {}, records};
+    }
     auto first = tx.exec_prepared1("find_delivery_by_hash", digest);
     return {Status::duplicate, first[0].as<std::int64_t>(),
-            kind_from_string(first[1].as<std::string>()).value_or(Kind::unclassified), {}};
+            kind_from_string(first[1].as<std::string>()).value_or(Kind::unclassified), {}, first[2].as<std::int64_t>()};
 }
 
 // Connection trouble, overload and shutdown are worth a retry by the sender; anything else is not.
@@ -92,6 +112,8 @@ void DeliveryWriter::run_writer() {
                 connection = connect(config_, "writer");
                 connection->prepare("insert_delivery", sql::insert_delivery);
                 connection->prepare("find_delivery_by_hash", sql::find_delivery_by_hash);
+                connection->prepare("insert_rejected_delivery", sql::insert_rejected_delivery);
+                prepare_typed_statements(*connection);
                 backoff = std::chrono::milliseconds(100);
             } catch (const std::exception& e) {
                 connection.reset();
@@ -108,7 +130,7 @@ void DeliveryWriter::run_writer() {
     }
 }
 
-bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch) {
+bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed) {
     std::vector<StoreOutcome> outcomes;
     outcomes.reserve(batch.size());
     bool connection_ok = true;
@@ -117,7 +139,7 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
     };
     try {
         pqxx::work tx(connection);
-        for (const auto& p : batch) outcomes.push_back(store_one(tx, p.delivery));
+        for (const auto& p : batch) outcomes.push_back(store_one(tx, p.delivery, typed));
         tx.commit();
     } catch (const pqxx::in_doubt_error& e) {
         // The commit may or may not have happened: not acknowledged, so the sender sends again and
@@ -136,9 +158,13 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
             for (auto& p : batch) {
                 std::vector<Pending> one;
                 one.push_back(std::move(p));
-                if (!write_batch(connection, one)) return false;
+                if (!write_batch(connection, one, typed)) return false;
             }
             return true;
+        } else if (typed && batch[0].delivery.rejected_because.empty()) {
+            log::error("typed rows could not be written; keeping the body alone",
+                       {{"error", first_line(e.what())}, {"kind", to_string(batch[0].delivery.kind)}});
+            return write_batch(connection, batch, false);
         } else {
             log::error("a delivery could not be stored", {{"error", first_line(e.what())}});
             fail_all(Status::failed, first_line(e.what()));

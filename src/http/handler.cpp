@@ -1,6 +1,7 @@
 #include "esr/http/handler.hpp"
 
-#include "esr/payload/json_check.hpp"
+#include "esr/log.hpp"
+#include "esr/payload/extract.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -92,21 +93,41 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
         r.close = true;
         return r;
     }
-    return Intake{m.kind, std::move(*principal), head.remote_addr};
+    return Intake{m.kind, std::move(*principal), head.remote_addr, std::string(path)};
 }
 
 void Handler::on_body(const Intake& intake, std::string body, std::function<void(Response)> done) const {
     if (body.empty()) return done(error_response(400, "empty_body", "a delivery needs a JSON body"));
-    if (auto err = payload::check_json(body)) {
-        return done(error_response(400, "invalid_json",
-                                   "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset)));
-    }
     Delivery d;
-    d.kind = intake.path_kind.value_or(Kind::unclassified);
-    d.body_sha256 = sha256(body);
-    d.body = std::move(body);
+    d.declared_kind = intake.path_kind;
     d.principal = intake.principal;
     d.remote_addr = intake.remote_addr;
+    d.path = intake.path;
+    std::optional<Response> refusal;
+    {
+        auto parsed = payload::parse_json(body);  // the document is freed at the end of this block
+        if (auto* err = std::get_if<payload::JsonSyntaxError>(&parsed)) {
+            d.rejected_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
+            refusal = error_response(400, "invalid_json", d.rejected_because);
+        } else {
+            try {
+                d.records = payload::extract(std::get<boost::json::value>(parsed), intake.path_kind);
+                d.kind = d.records.kind;
+            } catch (const payload::KindMismatch& e) {
+                d.rejected_because = std::string(e.what()) + ", yet it was posted to " + intake.path;
+                refusal = error_response(400, "kind_mismatch", d.rejected_because);
+            }
+        }
+    }
+    d.body_sha256 = sha256(body);
+    d.body = std::move(body);
+    if (refusal) {
+        // Kept for diagnosis before answering, whatever becomes of that write.
+        return sink_.submit(std::move(d), [done = std::move(done), r = std::move(*refusal)](StoreOutcome) { done(r); });
+    }
+    if (d.kind == Kind::unclassified)
+        log::warning("unclassified delivery kept", {{"reason", d.records.reason}, {"remote_addr", d.remote_addr},
+                                                    {"bytes", d.body.size()}});
     sink_.submit(std::move(d), [done = std::move(done)](StoreOutcome out) {
         using S = StoreOutcome::Status;
         switch (out.status) {
@@ -115,7 +136,8 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
                 auto r = json_response(out.status == S::stored ? 202 : 200,
                                        {{"delivery_id", out.delivery_id},
                                         {"kind", to_string(out.kind)},
-                                        {"duplicate", out.status == S::duplicate}});
+                                        {"duplicate", out.status == S::duplicate},
+                                        {"records", out.record_count}});
                 r.delivery_id = out.delivery_id;
                 r.kind = to_string(out.kind);
                 return done(std::move(r));

@@ -10,7 +10,7 @@ namespace {
 
 struct FakeSink : DeliverySink {
     std::vector<Delivery> received;
-    StoreOutcome answer{StoreOutcome::Status::stored, 41, Kind::unclassified, {}};
+    StoreOutcome answer{StoreOutcome::Status::stored, 41, Kind::unclassified, {}, 0};
     void submit(Delivery d, Callback done) override {
         received.push_back(d);
         StoreOutcome out = answer;
@@ -122,12 +122,36 @@ BOOST_AUTO_TEST_CASE(readiness_follows_the_probe) {
     BOOST_TEST(header_answer({"GET", "/healthz", "", {}, ""}).status == 200u);
 }
 
-BOOST_AUTO_TEST_CASE(invalid_json_is_400_naming_the_byte_and_nothing_is_stored) {
+BOOST_AUTO_TEST_CASE(invalid_json_is_400_naming_the_byte_and_kept_as_rejected) {
     auto r = body_answer(intake(post("/")), R"({"eventId": 12, "eventName": "The Sim)");
     BOOST_TEST(r.status == 400u);
     BOOST_TEST(std::string(json(r).at("detail").as_string()).find("at byte 37") != std::string::npos);
+    BOOST_REQUIRE(sink.received.size() == 1u);
+    BOOST_TEST(sink.received[0].rejected_because.find("at byte 37") != std::string::npos);
     BOOST_TEST(body_answer(intake(post("/")), "").status == 400u);
-    BOOST_TEST(sink.received.empty());
+    BOOST_TEST(sink.received.size() == 1u);  // an empty body is nothing to keep
+}
+
+BOOST_AUTO_TEST_CASE(a_body_contradicting_its_path_is_400_saying_why_and_kept_as_rejected) {
+    auto r = body_answer(intake(post("/eventsinfo")),
+                         R"({"demand": [{"hotelCode": 1, "date": "2026-01-01", "absoluteDemand": 5}]})");
+    BOOST_TEST(r.status == 400u);
+    BOOST_TEST(json(r).at("error").as_string() == "kind_mismatch");
+    std::string detail(json(r).at("detail").as_string());
+    BOOST_TEST(detail.find("hoteldemand") != std::string::npos, detail);
+    BOOST_TEST(detail.find("/eventsinfo") != std::string::npos, detail);
+    BOOST_REQUIRE(sink.received.size() == 1u);
+    BOOST_TEST(!sink.received[0].rejected_because.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_body_is_classified_and_its_rows_handed_over) {
+    auto r = body_answer(intake(post("/")), R"([{"eventId": 1}, {"eventId": 2}])");
+    BOOST_TEST(r.status == 202u);
+    BOOST_TEST(json(r).at("kind").as_string() == "eventsinfo");
+    BOOST_REQUIRE(sink.received.size() == 1u);
+    BOOST_TEST((sink.received[0].kind == Kind::eventsinfo));
+    BOOST_TEST(sink.received[0].records.events.size() == 2u);
+    BOOST_TEST(sink.received[0].rejected_because.empty());
 }
 
 BOOST_AUTO_TEST_CASE(valid_json_is_handed_to_the_sink_whatever_the_content_type) {
@@ -145,7 +169,7 @@ BOOST_AUTO_TEST_CASE(valid_json_is_handed_to_the_sink_whatever_the_content_type)
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_is_2xx_with_the_first_id) {
-    sink.answer = {StoreOutcome::Status::duplicate, 7, Kind::hoteldemand, {}};
+    sink.answer = {StoreOutcome::Status::duplicate, 7, Kind::hoteldemand, {}, 5};
     auto r = body_answer(intake(post("/")), "[]");
     BOOST_TEST(r.status == 200u);
     BOOST_TEST(json(r).at("delivery_id").as_int64() == 7);
@@ -153,7 +177,7 @@ BOOST_AUTO_TEST_CASE(duplicate_is_2xx_with_the_first_id) {
 }
 
 BOOST_AUTO_TEST_CASE(unavailable_database_is_503_with_retry_after) {
-    sink.answer = {StoreOutcome::Status::unavailable, 0, Kind::unclassified, "the database is unreachable"};
+    sink.answer = {StoreOutcome::Status::unavailable, 0, Kind::unclassified, "the database is unreachable", 0};
     auto r = body_answer(intake(post("/")), "{}");
     BOOST_TEST(r.status == 503u);
     BOOST_TEST(header(r, "Retry-After") == "5");

@@ -39,7 +39,7 @@ private:
     };
     void run_writer();
     /// Commits `batch` and answers every caller; false when the connection is no longer usable.
-    bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch);
+    bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed = true);
 
     const Config& config_;
     std::mutex mutex_;

@@ -4,12 +4,17 @@
 namespace esr::db::sql {
 
 inline constexpr const char* insert_delivery =
-    "INSERT INTO eventsshop.deliveries (kind, body, body_sha256, byte_size, remote_addr, principal) "
-    "VALUES ($1, $2, $3, $4, $5::inet, $6) "
-    "ON CONFLICT (body_sha256) DO NOTHING RETURNING id";
+    "INSERT INTO eventsshop.deliveries (kind, body, body_sha256, byte_size, remote_addr, principal, record_count, "
+    "declared_kind, classification) "
+    "VALUES ($1, $2, $3, $4, NULLIF($5, '')::inet, $6, $7, NULLIF($8, ''), $9) "
+    "ON CONFLICT (body_sha256) DO NOTHING RETURNING id, received_at::text";
 
 inline constexpr const char* find_delivery_by_hash =
-    "SELECT id, kind FROM eventsshop.deliveries WHERE body_sha256 = $1";
+    "SELECT id, kind, record_count FROM eventsshop.deliveries WHERE body_sha256 = $1";
+
+inline constexpr const char* insert_rejected_delivery =
+    "INSERT INTO eventsshop.rejected_deliveries (remote_addr, principal, path, byte_size, body_sha256, body, "
+    "body_truncated, error) VALUES (NULLIF($1, '')::inet, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
 inline constexpr const char* applied_schema_version =
     "SELECT coalesce(max(version), 0) FROM eventsshop.schema_migrations";

@@ -38,6 +38,7 @@ struct Intake {
     std::optional<Kind> path_kind;  // named by the path, or nothing for the base path
     std::string principal;
     std::string remote_addr;
+    std::string path;
 };
 
 /// Answers an error as the JSON every error answer carries.

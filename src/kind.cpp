@@ -1,4 +1,4 @@
-#include "esr/delivery.hpp"
+#include "esr/kind.hpp"
 
 namespace esr {
 

@@ -1,0 +1,66 @@
+#pragma once
+
+#include "esr/kind.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace esr::payload {
+
+// Typed rows derived from one delivery. Every text is clean for PostgreSQL (valid UTF-8, no NUL);
+// a value that could not be coerced is NULL here and kept, as sent, under extra["_uncoerced"].
+
+struct EventRecord {
+    std::int64_t event_id = 0;
+    std::optional<std::string> name, category, sub_category, description;
+    std::optional<std::string> start_date, end_date;  // YYYY-MM-DD
+    std::optional<std::string> estimated_attendee;
+    std::optional<std::int64_t> attendee_min, attendee_max;
+    std::optional<std::string> venue, address, city, state, zip, country, region;
+    std::optional<double> lat, lng;
+    std::optional<std::int64_t> status_code;
+    boost::json::object extra;  // fields we do not map, as sent (cleaned)
+};
+
+struct ImpactRecord {
+    std::int64_t event_id = 0;
+    std::string impact_date;  // YYYY-MM-DD
+    std::optional<double> impact_score;
+};
+
+struct DemandRecord {
+    std::optional<std::int64_t> demand_id;
+    std::optional<std::string> hotel_code, hotel_name, city, country;
+    std::optional<std::string> stay_date;
+    std::optional<std::int64_t> absolute_demand;
+    std::optional<double> relative_demand;
+    std::optional<std::int64_t> events_registered;
+    boost::json::object extra;
+};
+
+/// A city-level event record carried by a demand delivery.
+struct DemandEventRecord {
+    std::optional<std::int64_t> demand_id, event_id;
+    std::optional<std::string> event_name, venue, category, event_date, estimated_attendee;
+    std::optional<std::int64_t> attendee_min, attendee_max;
+    boost::json::object extra;
+};
+
+struct Extraction {
+    Kind kind = Kind::unclassified;
+    std::string reason;  // why this kind, in words, for logs and error answers
+    std::vector<EventRecord> events;
+    std::vector<ImpactRecord> impacts;
+    std::vector<DemandRecord> demand;
+    std::vector<DemandEventRecord> demand_events;
+
+    std::size_t record_count() const {
+        return events.size() + impacts.size() + demand.size() + demand_events.size();
+    }
+};
+
+}  // namespace esr::payload

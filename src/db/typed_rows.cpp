@@ -1,0 +1,218 @@
+#include "esr/db/typed_rows.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <pqxx/connection_base>
+#include <pqxx/transaction_base>
+
+#include <map>
+#include <vector>
+
+namespace esr::db {
+namespace {
+
+namespace json = boost::json;
+
+struct Column {
+    const char* name;
+    const char* type;
+};
+
+// events columns besides the key, extra and bookkeeping; all merged by the same rule.
+const std::vector<Column> event_columns{
+    {"name", "text"},          {"category", "text"},          {"sub_category", "text"},
+    {"description", "text"},   {"start_date", "date"},        {"end_date", "date"},
+    {"estimated_attendee", "text"}, {"attendee_min", "bigint"}, {"attendee_max", "bigint"},
+    {"venue", "text"},         {"address", "text"},           {"city", "text"},
+    {"state", "text"},         {"zip", "text"},               {"country", "text"},
+    {"region", "text"},        {"lat", "double precision"},   {"lng", "double precision"},
+    {"status_code", "integer"},
+};
+
+std::string joined(const std::vector<Column>& cols, const std::string& prefix, bool with_type = false) {
+    std::string out;
+    for (const auto& c : cols) {
+        if (!out.empty()) out += ", ";
+        out += prefix + c.name;
+        if (with_type) out += std::string(" ") + c.type;
+    }
+    return out;
+}
+
+// A later delivery's known values win; its missing ones never erase what an earlier one said.
+// Reprocessing in any order gives the same row, because "later" is the delivery id.
+std::string upsert_events_sql() {
+    std::string sql = "INSERT INTO eventsshop.events AS e (event_id, " + joined(event_columns, "") +
+                      ", extra, first_seen_at, last_seen_at, last_delivery_id) "
+                      "SELECT r.event_id, " + joined(event_columns, "r.") +
+                      ", coalesce(r.extra, '{}'::jsonb), $2::timestamptz, $2::timestamptz, $3::bigint "
+                      "FROM json_to_recordset($1::json) AS r(event_id bigint, " +
+                      joined(event_columns, "", true) + ", extra jsonb) "
+                      "ON CONFLICT (event_id) DO UPDATE SET ";
+    const std::string newer = "EXCLUDED.last_delivery_id >= e.last_delivery_id";
+    for (const auto& c : event_columns) {
+        std::string n = c.name;
+        sql += n + " = CASE WHEN " + newer + " THEN coalesce(EXCLUDED." + n + ", e." + n + ") ELSE coalesce(e." + n +
+               ", EXCLUDED." + n + ") END, ";
+    }
+    sql += "extra = CASE WHEN " + newer + " THEN e.extra || EXCLUDED.extra ELSE EXCLUDED.extra || e.extra END, "
+           "first_seen_at = least(e.first_seen_at, EXCLUDED.first_seen_at), "
+           "last_seen_at = greatest(e.last_seen_at, EXCLUDED.last_seen_at), "
+           "last_delivery_id = greatest(e.last_delivery_id, EXCLUDED.last_delivery_id)";
+    return sql;
+}
+
+constexpr const char* upsert_impacts_sql =
+    "INSERT INTO eventsshop.event_impacts AS i (event_id, impact_date, impact_score, delivery_id, received_at) "
+    "SELECT r.event_id, r.impact_date, r.impact_score, $3::bigint, $2::timestamptz "
+    "FROM json_to_recordset($1::json) AS r(event_id bigint, impact_date date, impact_score double precision) "
+    "ON CONFLICT (event_id, impact_date) DO UPDATE SET impact_score = EXCLUDED.impact_score, "
+    "delivery_id = EXCLUDED.delivery_id, received_at = EXCLUDED.received_at "
+    "WHERE EXCLUDED.delivery_id >= i.delivery_id";
+
+constexpr const char* demand_recordset =
+    "FROM json_to_recordset($1::json) AS r(demand_id bigint, hotel_code text, hotel_name text, city text, "
+    "country text, stay_date date, absolute_demand bigint, relative_demand double precision, "
+    "events_registered integer, extra jsonb) ";
+
+std::string insert_demand_sql() {
+    return std::string("INSERT INTO eventsshop.hotel_demand (delivery_id, observed_at, demand_id, hotel_code, "
+                       "hotel_name, city, country, stay_date, absolute_demand, relative_demand, events_registered, "
+                       "extra) SELECT $3::bigint, $2::timestamptz, r.demand_id, r.hotel_code, r.hotel_name, r.city, "
+                       "r.country, r.stay_date, r.absolute_demand, r.relative_demand, r.events_registered, r.extra ") +
+           demand_recordset;
+}
+
+// One row per (hotel, day): the newest observation. The rows of one delivery are unique per key
+// (the caller keeps the last), as ON CONFLICT cannot touch a row twice in one statement.
+std::string upsert_demand_latest_sql() {
+    return std::string("INSERT INTO eventsshop.hotel_demand_latest AS l (hotel_code, stay_date, demand_id, "
+                       "hotel_name, city, country, absolute_demand, relative_demand, events_registered, observed_at, "
+                       "delivery_id) SELECT r.hotel_code, r.stay_date, r.demand_id, r.hotel_name, r.city, r.country, "
+                       "r.absolute_demand, r.relative_demand, r.events_registered, $2::timestamptz, $3::bigint ") +
+           demand_recordset +
+           "WHERE r.hotel_code IS NOT NULL AND r.stay_date IS NOT NULL "
+           "ON CONFLICT (hotel_code, stay_date) DO UPDATE SET demand_id = EXCLUDED.demand_id, "
+           "hotel_name = EXCLUDED.hotel_name, city = EXCLUDED.city, country = EXCLUDED.country, "
+           "absolute_demand = EXCLUDED.absolute_demand, relative_demand = EXCLUDED.relative_demand, "
+           "events_registered = EXCLUDED.events_registered, observed_at = EXCLUDED.observed_at, "
+           "delivery_id = EXCLUDED.delivery_id "
+           "WHERE (EXCLUDED.observed_at, EXCLUDED.delivery_id) >= (l.observed_at, l.delivery_id)";
+}
+
+constexpr const char* insert_demand_events_sql =
+    "INSERT INTO eventsshop.demand_event_records (delivery_id, demand_id, event_id, event_name, venue, category, "
+    "event_date, estimated_attendee, attendee_min, attendee_max, extra) "
+    "SELECT $2::bigint, r.demand_id, r.event_id, r.event_name, r.venue, r.category, r.event_date, "
+    "r.estimated_attendee, r.attendee_min, r.attendee_max, r.extra "
+    "FROM json_to_recordset($1::json) AS r(demand_id bigint, event_id bigint, event_name text, venue text, "
+    "category text, event_date date, estimated_attendee text, attendee_min bigint, attendee_max bigint, extra jsonb)";
+
+template <class T>
+json::value opt(const std::optional<T>& v) {
+    return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::value extra_or_null(const json::object& extra) { return extra.empty() ? json::value(nullptr) : json::value(extra); }
+
+std::string events_json(const std::vector<payload::EventRecord>& events) {
+    json::array rows;
+    rows.reserve(events.size());
+    for (const auto& e : events) {
+        rows.push_back(json::object{
+            {"event_id", e.event_id},           {"name", opt(e.name)},
+            {"category", opt(e.category)},       {"sub_category", opt(e.sub_category)},
+            {"description", opt(e.description)}, {"start_date", opt(e.start_date)},
+            {"end_date", opt(e.end_date)},       {"estimated_attendee", opt(e.estimated_attendee)},
+            {"attendee_min", opt(e.attendee_min)}, {"attendee_max", opt(e.attendee_max)},
+            {"venue", opt(e.venue)},             {"address", opt(e.address)},
+            {"city", opt(e.city)},               {"state", opt(e.state)},
+            {"zip", opt(e.zip)},                 {"country", opt(e.country)},
+            {"region", opt(e.region)},           {"lat", opt(e.lat)},
+            {"lng", opt(e.lng)},                 {"status_code", opt(e.status_code)},
+            {"extra", e.extra},
+        });
+    }
+    return json::serialize(rows);
+}
+
+std::string impacts_json(const std::vector<payload::ImpactRecord>& impacts) {
+    json::array rows;
+    rows.reserve(impacts.size());
+    for (const auto& i : impacts)
+        rows.push_back(json::object{{"event_id", i.event_id}, {"impact_date", i.impact_date},
+                                    {"impact_score", opt(i.impact_score)}});
+    return json::serialize(rows);
+}
+
+json::object demand_row(const payload::DemandRecord& d) {
+    return json::object{
+        {"demand_id", opt(d.demand_id)},   {"hotel_code", opt(d.hotel_code)},
+        {"hotel_name", opt(d.hotel_name)}, {"city", opt(d.city)},
+        {"country", opt(d.country)},       {"stay_date", opt(d.stay_date)},
+        {"absolute_demand", opt(d.absolute_demand)}, {"relative_demand", opt(d.relative_demand)},
+        {"events_registered", opt(d.events_registered)}, {"extra", extra_or_null(d.extra)},
+    };
+}
+
+std::string demand_json(const std::vector<payload::DemandRecord>& demand) {
+    json::array rows;
+    rows.reserve(demand.size());
+    for (const auto& d : demand) rows.push_back(demand_row(d));
+    return json::serialize(rows);
+}
+
+// The last row of the delivery per (hotel, day): what hotel_demand_latest keeps.
+std::string demand_latest_json(const std::vector<payload::DemandRecord>& demand) {
+    std::map<std::pair<std::string, std::string>, const payload::DemandRecord*> last;
+    for (const auto& d : demand)
+        if (d.hotel_code && d.stay_date) last[{*d.hotel_code, *d.stay_date}] = &d;
+    json::array rows;
+    rows.reserve(last.size());
+    for (const auto& [key, d] : last) rows.push_back(demand_row(*d));
+    return json::serialize(rows);
+}
+
+std::string demand_events_json(const std::vector<payload::DemandEventRecord>& records) {
+    json::array rows;
+    rows.reserve(records.size());
+    for (const auto& r : records)
+        rows.push_back(json::object{
+            {"demand_id", opt(r.demand_id)},   {"event_id", opt(r.event_id)},
+            {"event_name", opt(r.event_name)}, {"venue", opt(r.venue)},
+            {"category", opt(r.category)},     {"event_date", opt(r.event_date)},
+            {"estimated_attendee", opt(r.estimated_attendee)}, {"attendee_min", opt(r.attendee_min)},
+            {"attendee_max", opt(r.attendee_max)}, {"extra", extra_or_null(r.extra)},
+        });
+    return json::serialize(rows);
+}
+
+}  // namespace
+
+void prepare_typed_statements(pqxx::connection_base& c) {
+    c.prepare("upsert_events", upsert_events_sql());
+    c.prepare("upsert_impacts", upsert_impacts_sql);
+    c.prepare("insert_demand", insert_demand_sql());
+    c.prepare("upsert_demand_latest", upsert_demand_latest_sql());
+    c.prepare("insert_demand_events", insert_demand_events_sql);
+}
+
+void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                      const payload::Extraction& r) {
+    if (!r.events.empty()) tx.exec_prepared("upsert_events", events_json(r.events), received_at, delivery_id);
+    if (!r.impacts.empty()) tx.exec_prepared("upsert_impacts", impacts_json(r.impacts), received_at, delivery_id);
+    if (!r.demand.empty()) {
+        tx.exec_prepared("insert_demand", demand_json(r.demand), received_at, delivery_id);
+        tx.exec_prepared("upsert_demand_latest", demand_latest_json(r.demand), received_at, delivery_id);
+    }
+    if (!r.demand_events.empty())
+        tx.exec_prepared("insert_demand_events", demand_events_json(r.demand_events), delivery_id);
+}
+
+void delete_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id) {
+    tx.exec_params("DELETE FROM eventsshop.hotel_demand WHERE delivery_id = $1", delivery_id);
+    tx.exec_params("DELETE FROM eventsshop.demand_event_records WHERE delivery_id = $1", delivery_id);
+}
+
+}  // namespace esr::db

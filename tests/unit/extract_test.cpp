@@ -1,0 +1,364 @@
+#include "esr/payload/extract.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace esr;
+using namespace esr::payload;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+    std::ifstream in(std::string(ESR_FIXTURES_DIR) + "/" + name, std::ios::binary);
+    BOOST_REQUIRE_MESSAGE(in, "fixture " << name << " not found in " << ESR_FIXTURES_DIR);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+boost::json::value parsed(const std::string& text) {
+    auto r = parse_json(text);
+    BOOST_REQUIRE_MESSAGE(std::holds_alternative<boost::json::value>(r), "not JSON: " << text);
+    return std::get<boost::json::value>(r);
+}
+
+Extraction of(const std::string& text, std::optional<Kind> declared = std::nullopt) {
+    return extract(parsed(text), declared);
+}
+
+const EventRecord& event(const Extraction& x, std::int64_t id) {
+    for (const auto& e : x.events)
+        if (e.event_id == id) return e;
+    BOOST_FAIL("no event " << id);
+    throw;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(parsing)
+
+BOOST_AUTO_TEST_CASE(every_json_fixture_parses) {
+    for (const auto& entry : std::filesystem::directory_iterator(ESR_FIXTURES_DIR)) {
+        auto name = entry.path().filename().string();
+        if (entry.path().extension() != ".json" || name == "malformed-truncated.json") continue;
+        BOOST_TEST_CONTEXT(name) { BOOST_TEST(std::holds_alternative<boost::json::value>(parse_json(fixture(name)))); }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(truncated_fixture_fails_at_its_end) {
+    auto body = fixture("malformed-truncated.json");
+    auto r = parse_json(body);
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(r));
+    BOOST_TEST(std::get<JsonSyntaxError>(r).offset == body.size());
+}
+
+BOOST_AUTO_TEST_CASE(reports_the_byte_where_parsing_failed) {
+    auto r = parse_json(R"({"a": 1, "b": tru})");
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(r));
+    BOOST_TEST(std::get<JsonSyntaxError>(r).offset == 14u);  // where the bad literal starts
+    auto extra = parse_json("{} {}");
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(extra));
+    BOOST_TEST(std::get<JsonSyntaxError>(extra).offset == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(odd_but_valid_text_is_json) {
+    BOOST_TEST(std::holds_alternative<boost::json::value>(parse_json(" \n{\"a\":[1,2]}\r\n ")));
+    BOOST_TEST(std::holds_alternative<boost::json::value>(parse_json("42")));
+    BOOST_TEST(std::holds_alternative<boost::json::value>(parse_json("\"text\"")));
+    BOOST_TEST(std::holds_alternative<boost::json::value>(parse_json("{\"a\":\"\xff\xfe\"}")));  // invalid UTF-8
+    BOOST_TEST(std::holds_alternative<boost::json::value>(
+        parse_json(R"({"a":"\u0000","a":1,"n":123456789012345678901234567890})")));
+}
+
+BOOST_AUTO_TEST_CASE(empty_and_too_deep_fail_cleanly) {
+    BOOST_TEST(std::holds_alternative<JsonSyntaxError>(parse_json("")));
+    BOOST_TEST(std::holds_alternative<JsonSyntaxError>(parse_json(std::string(100000, '[') + std::string(100000, ']'))));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(coercion)
+
+BOOST_AUTO_TEST_CASE(keys_match_across_spellings) {
+    for (auto k : {"eventId", "eventid", "EventId", "event_id", "EVENT-ID"}) BOOST_TEST(normalize_key(k) == "eventid");
+}
+
+BOOST_AUTO_TEST_CASE(dates) {
+    BOOST_TEST(*coerce_date("2026-03-02") == "2026-03-02");
+    BOOST_TEST(*coerce_date("2026-03-02T10:15:00Z") == "2026-03-02");
+    BOOST_TEST(*coerce_date("2026-03-02 10:15") == "2026-03-02");
+    BOOST_TEST(*coerce_date("2024-02-29") == "2024-02-29");
+    BOOST_TEST(!coerce_date("2026-02-29"));
+    BOOST_TEST(!coerce_date("2026-13-01"));
+    BOOST_TEST(!coerce_date("02/03/2026"));
+    BOOST_TEST(!coerce_date("2026-03-02x"));
+}
+
+BOOST_AUTO_TEST_CASE(attendee_ranges) {
+    auto r = parse_attendee_range("100-500");
+    BOOST_TEST((r->min == 100 && r->max == 500));
+    r = parse_attendee_range("<500");
+    BOOST_TEST((!r->min && r->max == 500));
+    r = parse_attendee_range(">50000");
+    BOOST_TEST((r->min == 50000 && !r->max));
+    r = parse_attendee_range("500");
+    BOOST_TEST((r->min == 500 && r->max == 500));
+    r = parse_attendee_range("1,000-5,000");
+    BOOST_TEST((r->min == 1000 && r->max == 5000));
+    BOOST_TEST(!parse_attendee_range("lots"));
+    BOOST_TEST(!parse_attendee_range("500-100"));
+}
+
+BOOST_AUTO_TEST_CASE(clean_text_makes_valid_utf8_without_nul) {
+    BOOST_TEST(clean_text("Île-de-France") == "Île-de-France");
+    BOOST_TEST(clean_text(std::string("a\0b", 3)) == "a\xEF\xBF\xBD" "b");
+    BOOST_TEST(clean_text("a\xff") == "a\xEF\xBF\xBD");
+    BOOST_TEST(clean_text("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+    BOOST_TEST(clean_text("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+    BOOST_TEST(clean_text("\xF0\x9F\x8E\x89") == "\xF0\x9F\x8E\x89");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(fixtures)
+
+BOOST_AUTO_TEST_CASE(eventsinfo_object) {
+    auto x = of(fixture("eventsinfo-object.json"));
+    BOOST_TEST((x.kind == Kind::eventsinfo));
+    BOOST_REQUIRE(x.events.size() == 1u);
+    const auto& e = x.events[0];
+    BOOST_TEST(e.event_id == 3531599);
+    BOOST_TEST(*e.name == "Argentino de Quilmes vs. CS Dock Sud");
+    BOOST_TEST(*e.category == "1");
+    BOOST_TEST(*e.sub_category == "56");
+    BOOST_TEST(*e.start_date == "2025-08-02");
+    BOOST_TEST(*e.estimated_attendee == "1000-5000");
+    BOOST_TEST((*e.attendee_min == 1000 && *e.attendee_max == 5000));
+    BOOST_TEST(*e.zip == "B1878");
+    BOOST_TEST(*e.lat == -34.7269);
+    BOOST_TEST(*e.lng == -58.2562);
+    BOOST_TEST(*e.status_code == 1);
+    BOOST_TEST(e.extra.empty());
+    BOOST_TEST(x.record_count() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(eventsinfo_envelope) {
+    auto x = of(fixture("eventsinfo-envelope.json"));
+    BOOST_TEST((x.kind == Kind::eventsinfo));
+    BOOST_REQUIRE(x.events.size() == 3u);
+    const auto& paris = event(x, 990017);
+    BOOST_TEST(!paris.description);  // null
+    BOOST_TEST(*paris.estimated_attendee == "20000");
+    BOOST_TEST((*paris.attendee_min == 20000 && *paris.attendee_max == 20000));
+    BOOST_TEST(*paris.lat == 48.8674);  // sent as a number
+    BOOST_TEST(*paris.address == "");
+    BOOST_TEST(*paris.state == "Île-de-France");
+    BOOST_TEST(*paris.status_code == 5);
+    BOOST_TEST(*event(x, 884201).zip == "08908");
+    BOOST_TEST(*event(x, 12).lat == 34.2423);  // sent as a string
+}
+
+BOOST_AUTO_TEST_CASE(eventsinfo_array) {
+    auto x = of(fixture("eventsinfo-array.json"));
+    BOOST_TEST((x.kind == Kind::eventsinfo));
+    BOOST_REQUIRE(x.events.size() == 2u);
+    const auto& holiday = event(x, 502);
+    BOOST_TEST(!holiday.address);
+    BOOST_TEST(!holiday.zip);
+    BOOST_TEST(!holiday.lat);
+    BOOST_TEST(!holiday.lng);
+    BOOST_TEST(*holiday.status_code == 4);
+    BOOST_TEST((*holiday.attendee_min == 0 && *holiday.attendee_max == 0));
+}
+
+BOOST_AUTO_TEST_CASE(eventimpact_object) {
+    auto x = of(fixture("eventimpact-object.json"));
+    BOOST_TEST((x.kind == Kind::eventimpact));
+    BOOST_REQUIRE(x.events.size() == 1u);
+    BOOST_TEST(x.events[0].event_id == 884201);
+    BOOST_TEST(*x.events[0].venue == "Fira Gran Via");
+    BOOST_TEST(x.events[0].extra.empty());  // the impact series is not "unmapped"
+    BOOST_REQUIRE(x.impacts.size() == 5u);
+    BOOST_TEST(x.impacts[0].impact_date == "2026-03-01");
+    BOOST_TEST(*x.impacts[0].impact_score == 41);
+    BOOST_TEST(x.impacts[2].impact_date == "2026-03-03");
+    BOOST_TEST(*x.impacts[2].impact_score == 97);
+}
+
+BOOST_AUTO_TEST_CASE(eventimpact_rows) {
+    auto x = of(fixture("eventimpact-rows.json"));
+    BOOST_TEST((x.kind == Kind::eventimpact));
+    BOOST_REQUIRE(x.impacts.size() == 2u);
+    BOOST_TEST(x.impacts[1].event_id == 3531599);
+    BOOST_TEST(*x.impacts[1].impact_score == 34);  // sent as a string
+    BOOST_REQUIRE(x.events.size() == 2u);
+    BOOST_TEST(*event(x, 12).name == "The Simon and Garfunkel Story");
+    BOOST_TEST(!event(x, 12).venue);  // unknown here: must not erase what eventsinfo said
+    BOOST_TEST(event(x, 12).extra.empty());
+}
+
+BOOST_AUTO_TEST_CASE(hoteldemand_hotel) {
+    auto x = of(fixture("hoteldemand-hotel.json"));
+    BOOST_TEST((x.kind == Kind::hoteldemand));
+    BOOST_REQUIRE(x.demand.size() == 5u);
+    for (const auto& d : x.demand) {
+        BOOST_TEST(*d.hotel_code == "12345");
+        BOOST_TEST(*d.demand_id == 612);
+        BOOST_TEST(*d.city == "Barcelona");
+    }
+    BOOST_TEST(*x.demand[0].stay_date == "2026-03-01");
+    BOOST_TEST(*x.demand[0].absolute_demand == 830);
+    BOOST_TEST(*x.demand[0].relative_demand == 61);
+    BOOST_TEST(*x.demand[0].events_registered == 2);
+    BOOST_TEST(x.events.empty());
+}
+
+BOOST_AUTO_TEST_CASE(hoteldemand_city) {
+    auto x = of(fixture("hoteldemand-city.json"));
+    BOOST_TEST((x.kind == Kind::hoteldemand));
+    BOOST_REQUIRE(x.demand.size() == 4u);
+    BOOST_TEST(*x.demand[3].hotel_code == "22871");
+    BOOST_TEST(*x.demand[3].absolute_demand == 702);  // strings coerced
+    BOOST_TEST(*x.demand[3].relative_demand == 78);
+    BOOST_TEST(*x.demand[3].events_registered == 5);
+    BOOST_TEST(*x.demand[3].demand_id == 613);
+    BOOST_REQUIRE(x.demand_events.size() == 2u);
+    BOOST_TEST(*x.demand_events[1].event_date == "2026-03-03");
+    BOOST_TEST(*x.demand_events[1].event_id == 884201);
+    BOOST_TEST(*x.demand_events[1].demand_id == 613);
+    BOOST_TEST(*x.demand_events[1].attendee_min == 50000);
+    BOOST_REQUIRE(x.events.size() == 1u);  // the event, merged once
+    BOOST_TEST(*x.events[0].venue == "Fira Gran Via");
+    BOOST_TEST(!x.events[0].start_date);  // an occurrence date is not the start date
+}
+
+BOOST_AUTO_TEST_CASE(status_notification_is_unclassified) {
+    auto x = of(fixture("status-notification.json"));
+    BOOST_TEST((x.kind == Kind::unclassified));
+    BOOST_TEST(x.record_count() == 0u);
+    BOOST_TEST(!x.reason.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(variants)
+
+BOOST_AUTO_TEST_CASE(envelopes_of_every_form) {
+    const std::string e = R"({"eventId": 7, "eventName": "X"})";
+    for (const std::string& body : {e, "[" + e + "]", R"({"events": [)" + e + "]}", R"({"data": [)" + e + "]}",
+                                   R"({"results": [)" + e + R"(], "pageInfo": {"totalRecords": 1}})",
+                                   R"({"data": {"events": [)" + e + "]}}", R"({"payload": )" + e + "}"}) {
+        BOOST_TEST_CONTEXT(body) {
+            auto x = of(body);
+            BOOST_TEST((x.kind == Kind::eventsinfo));
+            BOOST_REQUIRE(x.events.size() == 1u);
+            BOOST_TEST(x.events[0].event_id == 7);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(key_spellings_and_string_numbers) {
+    auto x = of(R"([{"event_id": "42", "EVENT_NAME": "A", "Start_Date": "2026-01-02T00:00:00Z", "LATITUDE": " 1.5 ",
+                     "longitude": -2, "event_status_code": "3", "estimated_attendee": 100}])");
+    BOOST_REQUIRE(x.events.size() == 1u);
+    const auto& e = x.events[0];
+    BOOST_TEST(e.event_id == 42);
+    BOOST_TEST(*e.name == "A");
+    BOOST_TEST(*e.start_date == "2026-01-02");
+    BOOST_TEST(*e.lat == 1.5);
+    BOOST_TEST(*e.lng == -2);
+    BOOST_TEST(*e.status_code == 3);
+    BOOST_TEST(*e.estimated_attendee == "100");
+}
+
+BOOST_AUTO_TEST_CASE(uncoercible_values_are_null_and_noted_in_extra) {
+    auto x = of(R"({"eventId": 1, "lat": "north", "startDate": "soon", "eventStatusCode": [1], "venue": {"a": 1}})");
+    const auto& e = x.events[0];
+    BOOST_TEST(!e.lat);
+    BOOST_TEST(!e.start_date);
+    BOOST_TEST(!e.status_code);
+    BOOST_TEST(!e.venue);
+    const auto& bad = e.extra.at("_uncoerced").as_object();
+    BOOST_TEST(bad.at("lat").as_string() == "north");
+    BOOST_TEST(bad.at("startDate").as_string() == "soon");
+    BOOST_TEST(bad.at("eventStatusCode").is_array());
+    BOOST_TEST(bad.at("venue").is_object());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_fields_go_to_extra_and_nulls_are_absent) {
+    auto x = of(R"({"eventId": 1, "eventName": null, "ticketUrl": "https://t", "tags": ["a"], "city": null})");
+    const auto& e = x.events[0];
+    BOOST_TEST(!e.name);
+    BOOST_TEST(!e.city);
+    BOOST_TEST(e.extra.at("ticketUrl").as_string() == "https://t");
+    BOOST_TEST(e.extra.at("tags").is_array());
+    BOOST_TEST(!e.extra.contains("_uncoerced"));
+}
+
+BOOST_AUTO_TEST_CASE(nul_and_bad_utf8_are_cleaned_in_typed_values_only) {
+    auto x = of("{\"eventId\": 1, \"eventName\": \"a\\u0000b\", \"venue\": \"caf\xe9\", \"note\": \"x\\u0000\"}");
+    const auto& e = x.events[0];
+    BOOST_TEST(*e.name == "a\xEF\xBF\xBD" "b");
+    BOOST_TEST(*e.venue == "caf\xEF\xBF\xBD");
+    BOOST_TEST(e.extra.at("note").as_string() == "x\xEF\xBF\xBD");
+}
+
+BOOST_AUTO_TEST_CASE(huge_numbers) {
+    auto x = of(R"([{"eventId": 123456789012345678901234567890, "eventName": "too big"},
+                    {"eventId": 9223372036854775807, "lat": 1e400, "big": 1e400}])");
+    BOOST_REQUIRE(x.events.size() == 1u);  // an id beyond 64 bits has no row
+    BOOST_TEST(x.events[0].event_id == 9223372036854775807LL);
+    BOOST_TEST(!x.events[0].lat);
+    BOOST_TEST(boost::json::serialize(x.events[0].extra).find("inf") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_tolerated) {
+    std::string deep = std::string(200, '[') + R"({"eventId": 5})" + std::string(200, ']');
+    auto x = of(deep);  // records this deep are not looked for, but nothing breaks
+    BOOST_TEST(x.events.size() <= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(impact_score_per_date_means_eventimpact) {
+    auto x = of(R"({"data": [{"event_id": 3, "impact_date": "2026-05-01", "impact_score": 55.5}]})");
+    BOOST_TEST((x.kind == Kind::eventimpact));
+    BOOST_REQUIRE(x.impacts.size() == 1u);
+    BOOST_TEST(*x.impacts[0].impact_score == 55.5);
+}
+
+BOOST_AUTO_TEST_CASE(demand_figures_mean_hoteldemand_whatever_the_wrapper) {
+    auto x = of(R"([{"hotel_code": "H1", "stay_date": "2026-01-01", "relative_demand": "50"}])");
+    BOOST_TEST((x.kind == Kind::hoteldemand));
+    BOOST_TEST(*x.demand[0].hotel_code == "H1");
+    BOOST_TEST(*x.demand[0].relative_demand == 50);
+}
+
+BOOST_AUTO_TEST_CASE(same_event_twice_in_one_body_is_merged) {
+    auto x = of(R"([{"eventId": 1, "venue": "V", "city": "A"}, {"eventId": 1, "city": "B"}])");
+    BOOST_REQUIRE(x.events.size() == 1u);
+    BOOST_TEST(*x.events[0].venue == "V");
+    BOOST_TEST(*x.events[0].city == "B");
+}
+
+BOOST_AUTO_TEST_CASE(declared_kind_must_agree_with_a_recognisable_shape) {
+    BOOST_CHECK_THROW(of(fixture("hoteldemand-hotel.json"), Kind::eventsinfo), KindMismatch);
+    BOOST_CHECK_THROW(of(fixture("eventsinfo-object.json"), Kind::eventimpact), KindMismatch);
+    BOOST_TEST((of(fixture("eventsinfo-object.json"), Kind::eventsinfo).kind == Kind::eventsinfo));
+    // Unrecognisable: the path decides.
+    auto x = of(fixture("status-notification.json"), Kind::hoteldemand);
+    BOOST_TEST((x.kind == Kind::hoteldemand));
+    BOOST_TEST(x.record_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(unrecognisable_json_is_unclassified) {
+    for (std::string body : {"42", "\"text\"", "null", "[]", "{}", R"({"queueid": 1, "statuscode": 2})",
+                             R"([1, 2, 3])", R"({"a": {"b": [{"c": 1}]}})"}) {
+        BOOST_TEST_CONTEXT(body) { BOOST_TEST((of(body).kind == Kind::unclassified)); }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
