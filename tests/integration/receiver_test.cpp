@@ -1,5 +1,5 @@
 // The real daemon against a real PostgreSQL over real loopback sockets.
-#include "harness.hpp"
+#include "world.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -15,84 +15,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string basic_user = "eventsshop";
-const std::string basic_password = "p:ss wörd";  // a colon and non-ASCII on purpose
-const std::string token_old = "old-token-0123456789";
-const std::string token_new = "new-token-abcdefghij";
-constexpr std::uint64_t max_body = 64 << 10;
-
-struct World;
-World* world = nullptr;
-
-/// One PostgreSQL and one daemon for the whole module, as a user would run them.
-struct World {
-    TempDir dir;
-    Postgres pg{dir.path / "pg"};
-    int port = free_port();
-    std::map<std::string, std::string> env{{"ESR_DATABASE_URL", pg.url()},
-                                           {"ESR_BASIC_USER", basic_user},
-                                           {"ESR_BASIC_PASSWORD", basic_password},
-                                           {"ESR_BEARER_TOKENS", token_old + "," + token_new}};
-    std::unique_ptr<Daemon> daemon;
-
-    World() {
-        std::string out;
-        int status = run({ESR_DAEMON_PATH, "migrate"}, env, &out);
-        if (status != 0) throw std::runtime_error("migrate failed: " + out);
-        daemon = start_daemon(port, {});
-        world = this;
-    }
-    ~World() {
-        if (daemon && daemon->running()) daemon->terminate();
-        world = nullptr;
-    }
-
-    std::unique_ptr<Daemon> start_daemon(int on_port, std::vector<std::string> extra) {
-        std::vector<std::string> args{"serve",
-                                      "--listen", "127.0.0.1:" + std::to_string(on_port),
-                                      "--max-body-bytes", std::to_string(max_body),
-                                      "--header-timeout", "1s",
-                                      "--idle-timeout", "5s",
-                                      "--health-interval", "200ms",
-                                      "--threads", "2"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        auto d = std::make_unique<Daemon>(args, env, dir.path / ("daemon-" + std::to_string(on_port) + ".log"));
-        for (int i = 0; i < 100; ++i) {
-            try {
-                if (HttpClient(on_port).request("GET", "/healthz").status == 200) return d;
-            } catch (const std::exception&) {
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        throw std::runtime_error("daemon did not start: " + d->log());
-    }
-};
-
-BOOST_TEST_GLOBAL_FIXTURE(World);
-
-pqxx::connection db() { return pqxx::connection(world->pg.url()); }
-
-long long count_deliveries() {
-    auto c = db();
-    pqxx::nontransaction tx(c);
-    return tx.exec("SELECT count(*) FROM eventsshop.deliveries")[0][0].as<long long>();
-}
-
-std::string unique_body(const std::string& tag) {
-    static int n = 0;
-    return R"({"eventId": )" + std::to_string(++n) + R"(, "eventName": ")" + tag + R"(", "nonce": )" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "}";
-}
-
-HttpResponse post(const std::string& path, const std::string& body, const std::string& authorization) {
-    std::map<std::string, std::string> headers;
-    if (!authorization.empty()) headers["Authorization"] = authorization;
-    return HttpClient(world->port).request("POST", path, body, headers);
-}
-
-boost::json::value json_of(const HttpResponse& r) { return boost::json::parse(r.body); }
-
-const std::string bearer_new = "Bearer " + token_new;
+long long count_deliveries() { return count_rows("eventsshop.deliveries"); }
 
 }  // namespace
 
@@ -100,12 +23,12 @@ BOOST_AUTO_TEST_SUITE(receiver)
 
 BOOST_AUTO_TEST_CASE(migrate_again_is_harmless) {
     std::string out;
-    BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, world->env, &out) == 0, out);
+    BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, world().env, &out) == 0, out);
     BOOST_TEST(out.find("0 migrations applied") != std::string::npos, out);
 }
 
 BOOST_AUTO_TEST_CASE(migrate_with_unreachable_database_exits_2) {
-    auto env = world->env;
+    auto env = world().env;
     env["ESR_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:" + std::to_string(free_port()) + "/x";
     std::string out;
     BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 2);
@@ -179,7 +102,7 @@ BOOST_AUTO_TEST_CASE(missing_or_wrong_credentials_get_401_and_nothing_is_stored)
     for (std::string auth : {std::string(), basic_auth(basic_user, "wrong"), std::string("Bearer old-token"),
                              std::string("Bearer ") + token_old + "x", std::string("Basic !!!")}) {
         BOOST_TEST_CONTEXT("Authorization: " << auth) {
-            HttpClient client(world->port);
+            HttpClient client(world().port);
             std::map<std::string, std::string> headers;
             if (!auth.empty()) headers["Authorization"] = auth;
             auto r = client.request("POST", "/", unique_body("unauthorized"), headers);
@@ -208,7 +131,7 @@ BOOST_AUTO_TEST_CASE(malformed_json_is_400_saying_where_and_nothing_is_stored) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_path_is_404_and_wrong_method_is_405) {
-    HttpClient client(world->port);
+    HttpClient client(world().port);
     auto r = client.request("GET", "/no/such/path");
     BOOST_TEST(r.status == 404u);
     BOOST_TEST(json_of(r).at("error").as_string() == "not_found");
@@ -225,7 +148,7 @@ BOOST_AUTO_TEST_CASE(body_over_the_limit_is_413) {
     BOOST_TEST(json_of(r).at("error").as_string() == "body_too_large");
 
     // Chunked, so the size is not known up front: cut off once it passes the limit.
-    RawConnection raw(world->port);
+    RawConnection raw(world().port);
     raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new + "\r\nTransfer-Encoding: chunked\r\n\r\n");
     std::string chunk(16 << 10, ' ');
     char size[16];
@@ -236,7 +159,7 @@ BOOST_AUTO_TEST_CASE(body_over_the_limit_is_413) {
 }
 
 BOOST_AUTO_TEST_CASE(half_a_header_then_silence_is_disconnected) {
-    RawConnection raw(world->port);
+    RawConnection raw(world().port);
     auto start = std::chrono::steady_clock::now();
     raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthoriz");
     raw.receive_until_close(10s);
@@ -246,7 +169,7 @@ BOOST_AUTO_TEST_CASE(half_a_header_then_silence_is_disconnected) {
 }
 
 BOOST_AUTO_TEST_CASE(several_requests_on_one_keep_alive_connection) {
-    HttpClient client(world->port);
+    HttpClient client(world().port);
     BOOST_TEST(client.request("GET", "/healthz").status == 200u);
     for (int i = 0; i < 3; ++i) {
         auto r = client.request("POST", "/eventsinfo", unique_body("keep-alive"), {{"Authorization", bearer_new}});
@@ -258,7 +181,7 @@ BOOST_AUTO_TEST_CASE(several_requests_on_one_keep_alive_connection) {
 
 BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured_only_after_authentication) {
     std::string body = unique_body("expect");
-    RawConnection ok(world->port);
+    RawConnection ok(world().port);
     ok.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new + "\r\nExpect: 100-continue\r\n"
             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
     std::string interim = ok.receive_until("\r\n\r\n", 5s);
@@ -266,7 +189,7 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured_only_after_authentication) 
     ok.send(body);
     BOOST_TEST(ok.receive_until("}", 5s).find("HTTP/1.1 202") != std::string::npos);
 
-    RawConnection denied(world->port);
+    RawConnection denied(world().port);
     denied.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nExpect: 100-continue\r\n"
                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
     std::string answer = denied.receive_until_close(5s);
@@ -277,17 +200,17 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_honoured_only_after_authentication) 
 BOOST_AUTO_TEST_CASE(a_connection_cut_mid_body_stores_nothing) {
     auto before = count_deliveries();
     {
-        RawConnection raw(world->port);
+        RawConnection raw(world().port);
         raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new + "\r\nContent-Length: 100\r\n\r\n{\"a\":");
     }
     std::this_thread::sleep_for(300ms);
     BOOST_TEST(count_deliveries() == before);
-    BOOST_TEST(HttpClient(world->port).request("GET", "/healthz").status == 200u);
+    BOOST_TEST(HttpClient(world().port).request("GET", "/healthz").status == 200u);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     int port = free_port();
-    auto d = world->start_daemon(port, {"--shutdown-grace", "5s"});
+    auto d = start_daemon(port, world().env, world().dir.path, {"--shutdown-grace", "5s"});
     HttpClient idle(port);  // an idle keep-alive connection must not hold shutdown up
     BOOST_TEST(idle.request("GET", "/healthz").status == 200u);
     auto start = std::chrono::steady_clock::now();
@@ -296,38 +219,49 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     BOOST_TEST(d->log().find("\"msg\":\"stopped\"") != std::string::npos);
 }
 
-// Last: it stops the database under the daemon, then brings it back.
+// With a PostgreSQL and daemon of its own, as it stops the database under the daemon.
 BOOST_AUTO_TEST_CASE(readyz_turns_503_while_the_database_is_down_and_recovers) {
-    HttpClient probe(world->port);
-    BOOST_TEST_REQUIRE(probe.request("GET", "/readyz").status == 200u);
-    world->pg.stop();
+    TempDir dir;
+    Postgres pg(dir.path / "pg");
+    auto env = daemon_env(pg.url());
+    std::string out;
+    BOOST_TEST_REQUIRE(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 0, out);
+    int port = free_port();
+    auto daemon = start_daemon(port, env, dir.path);
+    auto post_here = [&](const std::string& body) {
+        return HttpClient(port).request("POST", "/", body, {{"Authorization", bearer_new}});
+    };
+
+    BOOST_TEST_REQUIRE(HttpClient(port).request("GET", "/readyz").status == 200u);
+    pg.stop();
 
     unsigned status = 0;
     HttpResponse r;
     for (int i = 0; i < 100 && status != 503; ++i) {
         std::this_thread::sleep_for(100ms);
-        r = HttpClient(world->port).request("GET", "/readyz");
+        r = HttpClient(port).request("GET", "/readyz");
         status = r.status;
     }
     BOOST_TEST_REQUIRE(status == 503u);
     BOOST_TEST(std::string(json_of(r).at("detail").as_string()).find("unreachable") != std::string::npos, r.body);
 
-    auto refused = post("/", unique_body("while down"), bearer_new);
+    auto refused = post_here(unique_body("while down"));
     BOOST_TEST(refused.status == 503u, refused.body);
     BOOST_TEST(refused.header("retry-after") != "");
 
-    world->pg.start();
+    pg.start();
     for (int i = 0; i < 100 && status != 200; ++i) {
         std::this_thread::sleep_for(100ms);
-        status = HttpClient(world->port).request("GET", "/readyz").status;
+        status = HttpClient(port).request("GET", "/readyz").status;
     }
     BOOST_TEST(status == 200u);
     unsigned stored = 0;
     for (int i = 0; i < 100 && stored != 202; ++i) {
-        stored = post("/", unique_body("after recovery"), bearer_new).status;
+        stored = post_here(unique_body("after recovery")).status;
         if (stored != 202) std::this_thread::sleep_for(100ms);
     }
     BOOST_TEST(stored == 202u);
+    BOOST_TEST(daemon->terminate() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,279 @@
+// Every sample delivery through the real daemon into a real PostgreSQL, down to the typed rows.
+#include "world.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <pqxx/binarystring>
+#include <pqxx/nontransaction>
+
+using namespace esr::test;
+
+namespace {
+
+/// A PostgreSQL and daemon of this suite's own, so its row counts see no other test's deliveries.
+struct Receiver {
+    TempDir dir;
+    Postgres pg{dir.path / "pg"};
+    std::map<std::string, std::string> env = daemon_env(pg.url());
+    int port = free_port();
+    std::unique_ptr<Daemon> daemon;
+
+    Receiver() {
+        std::string out;
+        if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error(out);
+        daemon = start_daemon(port, env, dir.path);
+        instance = this;
+    }
+    ~Receiver() { instance = nullptr; }
+    static inline Receiver* instance = nullptr;
+};
+
+Receiver& receiver() { return *Receiver::instance; }
+
+HttpResponse send(const std::string& path, const std::string& body) {
+    return HttpClient(receiver().port).request("POST", path, body, {{"Authorization", bearer_new}});
+}
+
+pqxx::connection connect() { return pqxx::connection(receiver().pg.url()); }
+
+std::string query1(const std::string& sql) {
+    auto c = connect();
+    pqxx::nontransaction tx(c);
+    auto r = tx.exec(sql);
+    if (r.empty() || r[0][0].is_null()) return "NULL";
+    return r[0][0].as<std::string>();
+}
+
+long long count(const std::string& table) { return std::stoll(query1("SELECT count(*) FROM eventsshop." + table)); }
+
+// Every typed table as text, in a fixed order: two snapshots are equal when the rows are.
+std::string snapshot() {
+    std::string all;
+    for (const char* table : {"events", "event_impacts", "hotel_demand", "hotel_demand_latest", "demand_event_records"})
+        all += std::string(table) + ":\n" +
+               query1(std::string("SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM eventsshop.") + table + " t") +
+               "\n";
+    return all;
+}
+
+int run_daemon(const std::vector<std::string>& args, std::string* out) {
+    std::vector<std::string> argv{ESR_DAEMON_PATH};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, receiver().env, out);
+}
+
+struct Sample {
+    const char* file;
+    const char* kind;
+    int records;
+};
+
+// In this order on purpose: richer event records first, so the later, thinner ones show the merge.
+const Sample samples[] = {
+    {"eventsinfo-envelope.json", "eventsinfo", 3},
+    {"eventsinfo-object.json", "eventsinfo", 1},
+    {"eventsinfo-array.json", "eventsinfo", 2},
+    {"eventimpact-object.json", "eventimpact", 6},   // 5 impacts + the event
+    {"eventimpact-rows.json", "eventimpact", 4},     // 2 impacts + 2 events
+    {"hoteldemand-hotel.json", "hoteldemand", 5},
+    {"hoteldemand-city.json", "hoteldemand", 7},     // 4 demand rows + 2 event records + 1 event
+    {"status-notification.json", "unclassified", 0},
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(payloads, *boost::unit_test::fixture<Receiver>())
+
+BOOST_AUTO_TEST_CASE(every_sample_is_classified_and_acknowledged) {
+    for (const auto& s : samples) {
+        BOOST_TEST_CONTEXT(s.file) {
+            auto r = send("/", fixture(s.file));
+            BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+            auto j = json_of(r);
+            BOOST_TEST(j.at("kind").as_string() == s.kind);
+            BOOST_TEST(j.at("records").as_int64() == s.records);
+            auto id = std::to_string(j.at("delivery_id").as_int64());
+            BOOST_TEST(query1("SELECT kind || '/' || record_count FROM eventsshop.deliveries WHERE id = " + id) ==
+                       std::string(s.kind) + "/" + std::to_string(s.records));
+        }
+    }
+    BOOST_TEST(count("deliveries") == 8);
+}
+
+BOOST_AUTO_TEST_CASE(events_hold_the_merged_values) {
+    BOOST_TEST(count("events") == 6);
+    auto row = [](const std::string& id, const std::string& cols) {
+        return query1("SELECT concat_ws('|', " + cols + ") FROM eventsshop.events WHERE event_id = " + id);
+    };
+    // Rich in eventsinfo-envelope; eventimpact-rows later carried only id, name, city, country.
+    BOOST_TEST(row("12", "name, category, sub_category, start_date, end_date, estimated_attendee, attendee_min, "
+                         "attendee_max, venue, address, city, state, zip, country, region, lat, lng, status_code") ==
+               "The Simon and Garfunkel Story|1|7|2025-10-02|2025-10-02|100-500|100|500|"
+               "Wilson Center at Cape Fear Community College|703 N 3rd St|Wilmington|North Carolina|28401|"
+               "United States|North_America|34.2423|-77.9476|1");
+    BOOST_TEST(row("12", "description") == "A theatrical concert celebrating Simon & Garfunkel");
+    // Rescheduled (2) in the envelope, scheduled (1) in the later eventimpact-object: the later
+    // known value wins; its missing description and address do not erase the earlier ones.
+    BOOST_TEST(row("884201", "status_code, description, address, zip, attendee_min") ==
+               "1|Trade show for the mobile industry|Av. Joan Carles I, 64|08908|50000");
+    BOOST_TEST(query1("SELECT attendee_max IS NULL FROM eventsshop.events WHERE event_id = 884201") == "t");
+    // null description, numbers sent as numbers, an empty address kept as empty.
+    BOOST_TEST(query1("SELECT description IS NULL FROM eventsshop.events WHERE event_id = 990017") == "t");
+    BOOST_TEST(row("990017", "name, estimated_attendee, attendee_min, lat, lng, state, '[' || address || ']'") ==
+               "Fête de la Musique – Place de la République|20000|20000|48.8674|2.3636|Île-de-France|[]");
+    BOOST_TEST(query1("SELECT (address IS NULL AND zip IS NULL AND lat IS NULL AND lng IS NULL)::text "
+                      "FROM eventsshop.events WHERE event_id = 502") == "true");
+    BOOST_TEST(row("3531599", "venue, lat, lng, zip") == "Estadio Centenario|-34.7269|-58.2562|B1878");
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.events WHERE extra <> '{}'::jsonb") == "0");
+    BOOST_TEST(query1("SELECT (first_seen_at < last_seen_at)::text FROM eventsshop.events WHERE event_id = 884201") == "true");
+}
+
+BOOST_AUTO_TEST_CASE(impacts_demand_and_event_records) {
+    BOOST_TEST(count("event_impacts") == 7);
+    BOOST_TEST(query1("SELECT string_agg(impact_date || '=' || impact_score, ',' ORDER BY impact_date) "
+                      "FROM eventsshop.event_impacts WHERE event_id = 884201") ==
+               "2026-03-01=41,2026-03-02=88,2026-03-03=97,2026-03-04=95,2026-03-05=72");
+    BOOST_TEST(query1("SELECT impact_score FROM eventsshop.event_impacts WHERE event_id = 3531599 "
+                      "AND impact_date = '2025-08-02'") == "34");
+
+    BOOST_TEST(count("hotel_demand") == 9);
+    BOOST_TEST(query1("SELECT concat_ws('|', demand_id, hotel_name, city, country, absolute_demand, relative_demand, "
+                      "events_registered) FROM eventsshop.hotel_demand WHERE hotel_code = '22871' "
+                      "AND stay_date = '2026-03-03'") == "613|W Barcelona|Barcelona|Spain|702|78|5");
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand WHERE hotel_code = '12345' AND demand_id = 612") == "5");
+
+    BOOST_TEST(count("hotel_demand_latest") == 7);
+    // 2026-03-02 for hotel 12345 was observed twice: the city delivery came later.
+    BOOST_TEST(query1("SELECT demand_id FROM eventsshop.hotel_demand_latest WHERE hotel_code = '12345' "
+                      "AND stay_date = '2026-03-02'") == "613");
+
+    BOOST_TEST(count("demand_event_records") == 2);
+    BOOST_TEST(query1("SELECT string_agg(concat_ws('|', demand_id, event_id, event_date, estimated_attendee, attendee_min), ',' "
+                      "ORDER BY event_date) FROM eventsshop.demand_event_records") ==
+               "613|884201|2026-03-02|>50000|50000,613|884201|2026-03-03|>50000|50000");
+}
+
+BOOST_AUTO_TEST_CASE(views_answer_the_common_questions) {
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.event_days WHERE event_id = 884201") == "4");
+    BOOST_TEST(query1("SELECT concat_ws('|', hotels, absolute_demand) FROM eventsshop.city_daily_demand "
+                      "WHERE city = 'Barcelona' AND stay_date = '2026-03-03'") == "2|2203");
+    BOOST_TEST(query1("SELECT name FROM eventsshop.event_impact_details WHERE event_id = 12") ==
+               "The Simon and Garfunkel Story");
+    // As of before the city delivery, 12345 on 2026-03-02 was the hotel delivery's figure.
+    BOOST_TEST(query1("SELECT demand_id FROM eventsshop.hotel_demand_as_of("
+                      "(SELECT received_at FROM eventsshop.deliveries WHERE classification LIKE '5 records%' "
+                      " AND kind = 'hoteldemand')) WHERE hotel_code = '12345' AND stay_date = '2026-03-02'") == "612");
+    BOOST_TEST(query1("SELECT demand_id FROM eventsshop.hotel_demand_as_of(now()) WHERE hotel_code = '12345' "
+                      "AND stay_date = '2026-03-02'") == "613");
+}
+
+BOOST_AUTO_TEST_CASE(sending_every_sample_again_adds_nothing) {
+    auto before = snapshot();
+    auto deliveries = count("deliveries");
+    for (const auto& s : samples) {
+        BOOST_TEST_CONTEXT(s.file) {
+            auto r = send("/", fixture(s.file));
+            BOOST_TEST(r.status == 200u, r.body);
+            BOOST_TEST(json_of(r).at("duplicate").as_bool() == true);
+            BOOST_TEST(json_of(r).at("kind").as_string() == s.kind);
+        }
+    }
+    BOOST_TEST(count("deliveries") == deliveries);
+    BOOST_TEST(snapshot() == before);
+}
+
+BOOST_AUTO_TEST_CASE(not_json_is_400_and_kept_for_diagnosis) {
+    const std::string body = fixture("malformed-truncated.json");
+    auto r = send("/", body);
+    BOOST_TEST(r.status == 400u);
+    BOOST_TEST(json_of(r).at("error").as_string() == "invalid_json");
+    auto c = connect();
+    pqxx::nontransaction tx(c);
+    auto row = tx.exec1("SELECT body, error, path, principal, byte_size, body_truncated FROM eventsshop.rejected_deliveries "
+                        "ORDER BY id DESC LIMIT 1");
+    BOOST_TEST(pqxx::binarystring(row[0]).str() == body);
+    BOOST_TEST(row[1].as<std::string>().find("at byte 57") != std::string::npos, row[1].as<std::string>());
+    BOOST_TEST(row[2].as<std::string>() == "/");
+    BOOST_TEST(row[3].as<std::string>() == "bearer:2");
+    BOOST_TEST(row[4].as<std::size_t>() == body.size());
+    BOOST_TEST(row[5].as<bool>() == false);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_contradicting_its_path_is_400_and_kept) {
+    auto before = count("rejected_deliveries");
+    auto r = send("/eventsinfo", fixture("hoteldemand-city.json"));
+    BOOST_TEST(r.status == 400u);
+    BOOST_TEST(json_of(r).at("error").as_string() == "kind_mismatch");
+    BOOST_TEST(std::string(json_of(r).at("detail").as_string()).find("hoteldemand") != std::string::npos, r.body);
+    BOOST_TEST(count("rejected_deliveries") == before + 1);
+    // The path decides only for bodies of no recognisable kind.
+    auto ok = send("/eventimpact", R"({"queueid": 99, "statuscode": 2})");
+    BOOST_TEST(ok.status == 202u);
+    BOOST_TEST(json_of(ok).at("kind").as_string() == "eventimpact");
+}
+
+BOOST_AUTO_TEST_CASE(text_postgres_cannot_store_is_cleaned_in_typed_columns_only) {
+    const std::string body = "{\"eventId\": 777, \"eventName\": \"a\\u0000b\", \"venue\": \"caf\xe9\", \"memo\": \"\\u0000\"}";
+    auto r = send("/", body);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    BOOST_TEST(query1("SELECT name || '|' || venue || '|' || (extra->>'memo') FROM eventsshop.events WHERE event_id = 777") ==
+               "a\xEF\xBF\xBD" "b|caf\xEF\xBF\xBD|\xEF\xBF\xBD");
+    auto c = connect();
+    pqxx::nontransaction tx(c);
+    auto stored = tx.exec_params1("SELECT body FROM eventsshop.deliveries WHERE id = $1", json_of(r).at("delivery_id").as_int64());
+    BOOST_TEST(pqxx::binarystring(stored[0]).str() == body);
+}
+
+BOOST_AUTO_TEST_CASE(a_later_delivery_never_erases_a_known_value) {
+    BOOST_TEST(send("/", R"({"eventId": 900, "eventName": "First", "venue": "Hall 1", "city": "Lyon", "lat": "45.7"})").status == 202u);
+    BOOST_TEST(send("/", R"({"eventId": 900, "eventName": "Renamed", "venue": null})").status == 202u);
+    BOOST_TEST(query1("SELECT concat_ws('|', name, venue, city, lat) FROM eventsshop.events WHERE event_id = 900") ==
+               "Renamed|Hall 1|Lyon|45.7");
+}
+
+BOOST_AUTO_TEST_CASE(reprocess_restores_the_typed_rows_exactly) {
+    auto before = snapshot();
+    {
+        auto c = connect();
+        pqxx::nontransaction tx(c);
+        tx.exec("TRUNCATE eventsshop.events, eventsshop.event_impacts, eventsshop.hotel_demand, "
+                "eventsshop.hotel_demand_latest, eventsshop.demand_event_records");
+    }
+    BOOST_TEST(count("events") == 0);
+    std::string out;
+    BOOST_TEST_REQUIRE(run_daemon({"reprocess"}, &out) == 0, out);
+    BOOST_TEST(out.find("reprocessed") != std::string::npos, out);
+    BOOST_TEST(snapshot() == before);
+    // And once more: idempotent.
+    BOOST_TEST_REQUIRE(run_daemon({"reprocess"}, &out) == 0, out);
+    BOOST_TEST(snapshot() == before);
+}
+
+BOOST_AUTO_TEST_CASE(an_unclassified_body_is_reprocessed_once_the_mapping_knows_it) {
+    // As an earlier version (which classified nothing) stored it.
+    const std::string body = R"({"events": [{"eventId": 4242, "eventName": "Jazz à Vienne", "city": "Vienne"}], "v": 1})";
+    {
+        auto c = connect();
+        pqxx::nontransaction tx(c);
+        tx.exec_params("INSERT INTO eventsshop.deliveries (kind, body, body_sha256, byte_size, principal) "
+                       "VALUES ('unclassified', $1, sha256($1), length($1), 'basic:eventsshop')",
+                       pqxx::binarystring(body.data(), body.size()));
+    }
+    std::string out;
+    BOOST_TEST_REQUIRE(run_daemon({"reprocess", "--kind", "unclassified"}, &out) == 0, out);
+    BOOST_TEST(out.find("1 reclassified") != std::string::npos, out);
+    BOOST_TEST(query1("SELECT kind || '/' || record_count FROM eventsshop.deliveries WHERE body_sha256 = sha256("
+                      "convert_to('" + body + "', 'UTF8'))") == "eventsinfo/1");
+    BOOST_TEST(query1("SELECT name FROM eventsshop.events WHERE event_id = 4242") == "Jazz à Vienne");
+    // The status notification is still of no known kind.
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.deliveries WHERE kind = 'unclassified'") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(reprocess_has_help_and_refuses_a_bad_kind) {
+    std::string out;
+    BOOST_TEST(run_daemon({"reprocess", "--kind", "weather"}, &out) == 2);
+    BOOST_TEST(out.find("--kind") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
