@@ -15,6 +15,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   build_dir=build-sanitize
   options=(-DCMAKE_BUILD_TYPE=Debug -DESR_WARNINGS_AS_ERRORS=ON -DESR_SANITIZE=ON)
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
 

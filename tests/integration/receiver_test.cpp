@@ -261,7 +261,8 @@ BOOST_AUTO_TEST_CASE(readyz_turns_503_while_the_database_is_down_and_recovers) {
         if (stored != 202) std::this_thread::sleep_for(100ms);
     }
     BOOST_TEST(stored == 202u);
-    BOOST_TEST(daemon->terminate() == 0);
+    int exit_status = daemon->terminate();
+    BOOST_TEST(exit_status == 0, daemon->log());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
