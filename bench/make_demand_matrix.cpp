@@ -36,10 +36,10 @@ int main(int argc, char** argv) {
             const int relative = static_cast<int>(random() % 101);
             const int events = static_cast<int>(random() % 12);
             if (h || d) body << ",\n";
-            body << "{\"hotelCode\": " << code << ", \"hotelName\": \"Hotel " << code << " Barcelona\", \"date\": \""
-                 << date << "\", \"absoluteDemand\": " << absolute << ", \"relativeDemand\": " << relative
-                 << ", \"eventsRegistered\": " << events << "}";
-            rows << demand_id << '\t' << code << "\tHotel " << code << " Barcelona\tBarcelona\tSpain\t" << date << '\t'
+            body << "{\"hotelCode\":" << code << ",\"hotelName\":\"Hotel " << code << "\",\"date\":\""
+                 << date << "\",\"absoluteDemand\":" << absolute << ",\"relativeDemand\":" << relative
+                 << ",\"eventsRegistered\":" << events << "}";
+            rows << demand_id << '\t' << code << "\tHotel " << code << "\tBarcelona\tSpain\t" << date << '\t'
                  << absolute << '\t' << relative << '\t' << events << '\n';
         }
     }

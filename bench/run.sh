@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: a throwaway PostgreSQL (fsync on, as in production), the daemon
+# built in Release, then
+#   1. idle RSS and time from start to ready,
+#   2. a city-wide demand matrix (HOTELS x DAYS rows) posted with curl, against a raw COPY of the
+#      same rows into a table of the same shape, measured in the same run,
+#   3. small (~1 KB) eventsinfo deliveries from wrk over 64 keep-alive connections.
+# Prints the figures. Loopback only. Usage: bench/run.sh [HOTELS DAYS [SECONDS]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hotels=${1:-500}; days=${2:-365}; seconds=${3:-10}
+
+scripts/install-deps.sh
+command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk >/dev/null; }
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DESR_BUILD_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+bin=$(pwd)/build-bench/eventsshop-receiver
+
+work=$(mktemp -d /tmp/esr-bench-XXXXXX); chmod 755 "$work"
+daemon_pid=""
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  scripts/pg.sh stop "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+url=$(scripts/pg.sh start "$work/pg")
+export ESR_DATABASE_URL=$url ESR_BEARER_TOKENS=bench-token ESR_BENCH_AUTH="Bearer bench-token"
+"$bin" migrate >/dev/null 2>&1
+port=$(( 30000 + RANDOM % 20000 ))
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+start=$(now)
+"$bin" serve --listen "127.0.0.1:$port" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
+ready=$(now)
+sleep 1
+idle_rss=$(rss_kb "$daemon_pid")
+
+build-bench/esr-bench-matrix "$hotels" "$days" 1 "$work/matrix.json" "$work/matrix.tsv"
+body_bytes=$(stat -c %s "$work/matrix.json")
+rows=$(wc -l <"$work/matrix.tsv")
+
+# Reference: the same rows by COPY into a table shaped and indexed like hotel_demand.
+psql -q "$url" -c "CREATE TABLE public.copy_reference (LIKE eventsshop.hotel_demand INCLUDING DEFAULTS INCLUDING INDEXES);
+  ALTER TABLE public.copy_reference ALTER delivery_id SET DEFAULT 0, ALTER observed_at SET DEFAULT now();"
+t0=$(now)
+psql -q "$url" -c "\\copy public.copy_reference (demand_id, hotel_code, hotel_name, city, country, stay_date, absolute_demand, relative_demand, events_registered) FROM '$work/matrix.tsv'"
+copy_seconds=$(echo "$(now) - $t0" | bc -l)
+
+before_hwm=$(hwm_kb "$daemon_pid")
+large_seconds=$(curl -s -o "$work/large.out" -w '%{time_total}' -H "Authorization: $ESR_BENCH_AUTH" \
+  --data-binary @"$work/matrix.json" "http://127.0.0.1:$port/hoteldemand")
+large_hwm=$(hwm_kb "$daemon_pid")
+grep -q '"records"' "$work/large.out" || { echo "large delivery failed: $(cat "$work/large.out")"; exit 1; }
+
+wrk -t2 -c64 -d"${seconds}s" --latency -s bench/small-delivery.lua "http://127.0.0.1:$port/" >"$work/wrk.out"
+stored=$(psql -qAt "$url" -c "SELECT count(*) FROM eventsshop.deliveries")
+rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.out")
+p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
+p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
+non2xx=$(awk '/Non-2xx/ {print $5}' "$work/wrk.out"); non2xx=${non2xx:-0}
+errors=$(grep -E "Socket errors" "$work/wrk.out" || true)
+small_hwm=$(hwm_kb "$daemon_pid")
+
+ESR_CORES=$(nproc) awk -v b="$body_bytes" -v r="$rows" -v c="$copy_seconds" -v l="$large_seconds" -v bh="$before_hwm" \
+    -v lh="$large_hwm" -v ir="$idle_rss" -v rd="$(echo "$ready - $start" | bc -l)" -v rps="$rps" -v p50="$p50" \
+    -v p99="$p99" -v n="$non2xx" -v st="$stored" -v sh="$small_hwm" -v sec="$seconds" 'BEGIN {
+  printf "machine: %s cores, PostgreSQL 15 on the same machine, fsync on\n", ENVIRON["ESR_CORES"]
+  printf "idle:   RSS %.1f MB; ready %.0f ms after start\n", ir/1024, rd*1000
+  printf "large:  %d rows, %.1f MB body: %.2f s (raw COPY of the same rows: %.2f s, ratio %.2fx)\n", r, b/1048576, l, c, l/c
+  printf "        peak RSS %.1f MB (before: %.1f MB; target <= 2 x body + 30 MB = %.1f MB)\n", lh/1024, bh/1024, 2*b/1048576+30
+  printf "small:  %s deliveries/s over %d s, p50 %s, p99 %s, non-2xx %d; peak RSS %.1f MB\n", rps, sec, p50, p99, n, sh/1024
+  printf "stored: %d deliveries in total\n", st
+}'
+[ -n "$errors" ] && echo "wrk: $errors"
+exit 0

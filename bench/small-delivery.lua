@@ -1,0 +1,22 @@
+-- wrk script: ~1 KB eventsinfo deliveries, each body unique (a repeated body would be a cheap
+-- duplicate, not a delivery). Authorization comes from the environment (ESR_BENCH_AUTH).
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+local counter = 0
+local padding = string.rep("x", 560)
+local template = '{"eventId": %d, "eventName": "Benchmark concert %d", "category": "1", "subCategory": "7", ' ..
+  '"description": "%s", "startDate": "2026-10-02", "endDate": "2026-10-03", "estimatedAttendee": "100-500", ' ..
+  '"venue": "Wilson Center", "address": "703 N 3rd St", "city": "Wilmington", "state": "North Carolina", ' ..
+  '"zip": "28401", "country": "United States", "region": "North_America", "lat": "34.2423", ' ..
+  '"lng": "-77.9476", "eventStatusCode": 1}'
+local headers = { ["Authorization"] = os.getenv("ESR_BENCH_AUTH"), ["Content-Type"] = "application/json" }
+
+function request()
+  counter = counter + 1
+  local id = tid * 100000000 + counter
+  return wrk.format("POST", "/", headers, string.format(template, id, id, padding))
+end
