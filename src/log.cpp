@@ -63,7 +63,11 @@ void write(Level level, std::string_view msg, const boost::json::object& fields)
     line["msg"] = msg;
     for (const auto& f : fields) line[f.key()] = f.value();
     std::string text;
-    if (under_journald) text = "<" + std::to_string(static_cast<int>(level)) + ">";
+    if (under_journald) {
+        text += '<';
+        text += std::to_string(static_cast<int>(level));
+        text += '>';
+    }
     text += boost::json::serialize(line);
     text += '\n';
     const char* p = text.data();

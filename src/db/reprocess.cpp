@@ -48,15 +48,15 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
             if (!row[2].is_null()) declared = kind_from_string(row[2].as<std::string>());
             const std::string body = pqxx::binarystring(row[4]).str();
 
-            auto parsed = payload::parse_json(body);
-            if (auto* err = std::get_if<payload::JsonSyntaxError>(&parsed)) {
-                log::warning("reprocess: stored body is not JSON", {{"delivery_id", id}, {"error", err->message}});
-                ++progress.skipped;
-                continue;
-            }
             payload::Extraction records;
             try {
-                records = payload::extract(std::get<boost::json::value>(parsed), declared);
+                auto extracted = payload::extract_body(body, declared);
+                if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+                    log::warning("reprocess: stored body is not JSON", {{"delivery_id", id}, {"error", err->message}});
+                    ++progress.skipped;
+                    continue;
+                }
+                records = std::move(std::get<payload::Extraction>(extracted));
             } catch (const payload::KindMismatch& e) {
                 log::warning("reprocess: body no longer matches its path", {{"delivery_id", id}, {"error", e.what()}});
                 ++progress.skipped;

@@ -104,20 +104,18 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
     d.remote_addr = intake.remote_addr;
     d.path = intake.path;
     std::optional<Response> refusal;
-    {
-        auto parsed = payload::parse_json(body);  // the document is freed at the end of this block
-        if (auto* err = std::get_if<payload::JsonSyntaxError>(&parsed)) {
+    try {
+        auto extracted = payload::extract_body(body, intake.path_kind);
+        if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
             d.rejected_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
             refusal = error_response(400, "invalid_json", d.rejected_because);
         } else {
-            try {
-                d.records = payload::extract(std::get<boost::json::value>(parsed), intake.path_kind);
-                d.kind = d.records.kind;
-            } catch (const payload::KindMismatch& e) {
-                d.rejected_because = std::string(e.what()) + ", yet it was posted to " + intake.path;
-                refusal = error_response(400, "kind_mismatch", d.rejected_because);
-            }
+            d.records = std::move(std::get<payload::Extraction>(extracted));
+            d.kind = d.records.kind;
         }
+    } catch (const payload::KindMismatch& e) {
+        d.rejected_because = std::string(e.what()) + ", yet it was posted to " + intake.path;
+        refusal = error_response(400, "kind_mismatch", d.rejected_because);
     }
     d.body_sha256 = sha256(body);
     d.body = std::move(body);

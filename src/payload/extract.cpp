@@ -1,5 +1,6 @@
 #include "esr/payload/extract.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/stream_parser.hpp>
@@ -500,6 +501,34 @@ void merge_into(EventRecord& into, EventRecord&& from) {
     for (auto& m : from.extra) into.extra[m.key()] = std::move(m.value());
 }
 
+// What an envelope says for every demand row that does not say otherwise: only its own scalars
+// (its arrays are the records themselves).
+DemandRecord defaults_of(const json::object& envelope) {
+    View v(envelope);
+    DemandRecord d;
+    if (auto* x = v.find({"demandid"}); x && !x->is_structured()) d.demand_id = to_integer(*x).value;
+    if (auto* x = v.find({"hotelcode", "hotelid", "propertyid", "propertycode"}); x && !x->is_structured())
+        d.hotel_code = to_text(*x).value;
+    if (auto* x = v.find({"city"}); x && !x->is_structured()) d.city = to_text(*x).value;
+    if (auto* x = v.find({"country"}); x && !x->is_structured()) d.country = to_text(*x).value;
+    if (d.hotel_code && *d.hotel_code == "0") d.hotel_code.reset();  // 0: a city-wide request
+    return d;
+}
+
+void fill_missing(DemandRecord& row, const DemandRecord& defaults) {
+    if (!row.demand_id) row.demand_id = defaults.demand_id;
+    if (!row.hotel_code) row.hotel_code = defaults.hotel_code;
+    if (!row.city) row.city = defaults.city;
+    if (!row.country) row.country = defaults.country;
+}
+
+DemandRecord demand_row(const View& row, const DemandRecord* defaults) {
+    DemandRecord r;
+    apply(row, demand_rules(), r);
+    if (defaults) fill_missing(r, *defaults);
+    return r;
+}
+
 class Extractor {
 public:
     explicit Extractor(Extraction& out) : out_(out) {}
@@ -530,40 +559,21 @@ public:
     }
 
     void demand(const View& row, const json::object* envelope) {
-        DemandRecord r;
-        if (envelope) {
-            // The envelope's scalars (demandId, city, a hotelCode for a single-hotel request) apply
-            // to every row that does not say otherwise.
-            const DemandRecord& d = envelope_defaults(*envelope);
-            r.demand_id = d.demand_id;
-            r.city = d.city;
-            r.country = d.country;
-            if (d.hotel_code && *d.hotel_code != "0") r.hotel_code = d.hotel_code;
-        }
-        apply(row, demand_rules(), r);
-        out_.demand.push_back(std::move(r));
+        out_.demand.push_back(demand_row(row, envelope ? &envelope_defaults(*envelope) : nullptr));
     }
 
     void demand_event(const View& row, const json::object* envelope) {
         DemandEventRecord r;
-        if (envelope) r.demand_id = envelope_defaults(*envelope).demand_id;
+        if (envelope) r.demand_id = envelope_defaults(*envelope).demand_id;  // the row's own wins below
         apply(row, demand_event_rules(), r);
         out_.demand_events.push_back(std::move(r));
         event(row, date_names);  // the event itself, without its occurrence date
     }
 
 private:
-    // Only the envelope's own scalars: its arrays are the records themselves.
     const DemandRecord& envelope_defaults(const json::object& envelope) {
         auto [it, fresh] = envelope_defaults_.try_emplace(&envelope);
-        if (fresh) {
-            View v(envelope);
-            DemandRecord& d = it->second;
-            if (auto* x = v.find({"demandid"})) d.demand_id = to_integer(*x).value;
-            if (auto* x = v.find({"hotelcode", "hotelid", "propertyid", "propertycode"})) d.hotel_code = to_text(*x).value;
-            if (auto* x = v.find({"city"})) d.city = to_text(*x).value;
-            if (auto* x = v.find({"country"})) d.country = to_text(*x).value;
-        }
+        if (fresh) it->second = defaults_of(envelope);
         return it->second;
     }
 
@@ -577,13 +587,11 @@ std::string describe(std::size_t n, std::string_view what) {
     return std::to_string(n) + " record" + (n == 1 ? "" : "s") + " " + std::string(what);
 }
 
-}  // namespace
-
-Extraction extract(const json::value& document, std::optional<Kind> declared) {
+Extraction extract_impl(const json::value& document, std::optional<Kind> declared, std::size_t streamed_demand) {
     std::vector<Candidate> candidates;
     gather(document, nullptr, 0, candidates);
 
-    std::size_t demand = 0, impact = 0, events = 0;
+    std::size_t demand = streamed_demand, impact = 0, events = 0;
     for (const auto& c : candidates) {
         View v(*c.record);
         if (is_demand_row(v)) ++demand;
@@ -592,6 +600,8 @@ Extraction extract(const json::value& document, std::optional<Kind> declared) {
     }
 
     Extraction out;
+    out.streamed_demand = streamed_demand;
+    if (document.is_object()) out.demand_defaults = defaults_of(document.get_object());
     if (demand > 0) {
         out.kind = Kind::hoteldemand;
         out.reason = describe(demand, "with demand figures (absoluteDemand, relativeDemand, eventsRegistered)");
@@ -642,6 +652,155 @@ Extraction extract(const json::value& document, std::optional<Kind> declared) {
         }
     }
     return out;
+}
+
+/// Builds the document as the parser goes, except demand rows: each is handed to the sink when its
+/// object ends (if it is an array element or the whole body) and left out of the document.
+class StreamingBuilder {
+public:
+    constexpr static std::size_t max_object_size = std::size_t(-1);
+    constexpr static std::size_t max_array_size = std::size_t(-1);
+    constexpr static std::size_t max_key_size = std::size_t(-1);
+    constexpr static std::size_t max_string_size = std::size_t(-1);
+    using ec = boost::system::error_code;
+
+    StreamingBuilder(std::optional<Kind> declared, DemandRowSink& sink) : declared_(declared), sink_(sink) {}
+
+    bool on_document_begin(ec&) { return true; }
+    bool on_document_end(ec&) { return true; }
+    bool on_object_begin(ec&) {
+        stack_.push_back({json::object(), {}});
+        return true;
+    }
+    bool on_object_end(std::size_t, ec&) {
+        json::value done = std::move(stack_.back().value);
+        stack_.pop_back();
+        if (stack_.empty() || stack_.back().value.is_array()) {
+            View view(done.get_object());
+            if (is_demand_row(view)) {
+                emit(view);
+                return true;
+            }
+        }
+        attach(std::move(done));
+        return true;
+    }
+    bool on_array_begin(ec&) {
+        stack_.push_back({json::array(), {}});
+        return true;
+    }
+    bool on_array_end(std::size_t, ec&) {
+        json::value done = std::move(stack_.back().value);
+        stack_.pop_back();
+        attach(std::move(done));
+        return true;
+    }
+    bool on_key_part(std::string_view s, std::size_t, ec&) {
+        text_.append(s);
+        return true;
+    }
+    bool on_key(std::string_view s, std::size_t, ec&) {
+        text_.append(s);
+        stack_.back().key = std::move(text_);
+        text_.clear();
+        return true;
+    }
+    bool on_string_part(std::string_view s, std::size_t, ec&) {
+        text_.append(s);
+        return true;
+    }
+    bool on_string(std::string_view s, std::size_t, ec&) {
+        text_.append(s);
+        attach(json::string(text_));
+        text_.clear();
+        return true;
+    }
+    bool on_number_part(std::string_view, ec&) { return true; }
+    bool on_int64(std::int64_t v, std::string_view, ec&) { return attach(v); }
+    bool on_uint64(std::uint64_t v, std::string_view, ec&) { return attach(v); }
+    bool on_double(double v, std::string_view, ec&) { return attach(v); }
+    bool on_bool(bool v, ec&) { return attach(v); }
+    bool on_null(ec&) { return attach(nullptr); }
+    bool on_comment_part(std::string_view, ec&) { return true; }
+    bool on_comment(std::string_view, ec&) { return true; }
+
+    json::value& document() { return root_; }
+    std::size_t streamed() const { return streamed_; }
+
+private:
+    struct Frame {
+        json::value value;  // an object or an array under construction
+        std::string key;    // an object's member waiting for its value
+    };
+
+    bool attach(json::value v) {
+        if (stack_.empty()) {
+            root_ = std::move(v);
+        } else if (auto* o = stack_.back().value.if_object()) {
+            (*o)[stack_.back().key] = std::move(v);  // a repeated key: the last one wins
+        } else {
+            stack_.back().value.get_array().push_back(std::move(v));
+        }
+        return true;
+    }
+
+    void emit(const View& row) {
+        if (declared_ && *declared_ != Kind::hoteldemand) {
+            throw KindMismatch("the body looks like hoteldemand (records with demand figures: absoluteDemand, "
+                               "relativeDemand, eventsRegistered), not " +
+                               std::string(to_string(*declared_)));
+        }
+        // The nearest object around the row's array: its members so far are the envelope.
+        const json::object* envelope = nullptr;
+        for (auto it = stack_.rbegin(); it != stack_.rend() && !envelope; ++it) envelope = it->value.if_object();
+        DemandRecord defaults;
+        if (envelope) defaults = defaults_of(*envelope);
+        sink_.row(demand_row(row, envelope ? &defaults : nullptr));
+        ++streamed_;
+    }
+
+    std::optional<Kind> declared_;
+    DemandRowSink& sink_;
+    std::vector<Frame> stack_;
+    std::string text_;
+    json::value root_;
+    std::size_t streamed_ = 0;
+};
+
+class CollectRows : public DemandRowSink {
+public:
+    void row(DemandRecord&& r) override { rows.push_back(std::move(r)); }
+    std::vector<DemandRecord> rows;
+};
+
+}  // namespace
+
+Extraction extract(const json::value& document, std::optional<Kind> declared) {
+    return extract_impl(document, declared, 0);
+}
+
+std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view body, std::optional<Kind> declared,
+                                                             DemandRowSink& sink) {
+    json::parse_options options;
+    options.max_depth = 512;  // a deeper document is hostile, not data
+    options.allow_invalid_utf8 = true;
+    json::basic_parser<StreamingBuilder> parser(options, declared, sink);
+    boost::system::error_code ec;
+    std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+    if (!ec && consumed < body.size()) ec = json::error::extra_data;
+    if (ec) return JsonSyntaxError{consumed, ec.message()};
+    return extract_impl(parser.handler().document(), declared, parser.handler().streamed());
+}
+
+std::variant<Extraction, JsonSyntaxError> extract_body(std::string_view body, std::optional<Kind> declared) {
+    CollectRows rows;
+    auto result = extract_streaming(body, declared, rows);
+    if (auto* x = std::get_if<Extraction>(&result)) {
+        for (auto& r : rows.rows) fill_missing(r, x->demand_defaults);
+        x->demand = std::move(rows.rows);
+        x->streamed_demand = 0;
+    }
+    return result;
 }
 
 }  // namespace esr::payload

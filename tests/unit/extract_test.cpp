@@ -246,6 +246,96 @@ BOOST_AUTO_TEST_CASE(status_notification_is_unclassified) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(streaming)
+
+// The one-pass extractor (no document of the whole body) must agree with the document one.
+BOOST_AUTO_TEST_CASE(agrees_with_the_document_extractor_on_every_fixture) {
+    for (const auto& entry : std::filesystem::directory_iterator(ESR_FIXTURES_DIR)) {
+        auto name = entry.path().filename().string();
+        if (entry.path().extension() != ".json" || name == "malformed-truncated.json") continue;
+        BOOST_TEST_CONTEXT(name) {
+            auto body = fixture(name);
+            auto dom = of(body);
+            auto streamed = extract_body(body, std::nullopt);
+            BOOST_REQUIRE(std::holds_alternative<Extraction>(streamed));
+            const auto& x = std::get<Extraction>(streamed);
+            BOOST_TEST((x.kind == dom.kind));
+            BOOST_TEST(x.reason == dom.reason);
+            BOOST_TEST((x.events == dom.events));
+            BOOST_TEST((x.impacts == dom.impacts));
+            BOOST_TEST((x.demand == dom.demand));
+            BOOST_TEST((x.demand_events == dom.demand_events));
+        }
+    }
+}
+
+struct CountingSink : DemandRowSink {
+    std::vector<DemandRecord> rows;
+    void row(DemandRecord&& r) override { rows.push_back(std::move(r)); }
+};
+
+BOOST_AUTO_TEST_CASE(rows_go_to_the_sink_and_not_into_the_extraction) {
+    CountingSink sink;
+    auto r = extract_streaming(fixture("hoteldemand-city.json"), std::nullopt, sink);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+    const auto& x = std::get<Extraction>(r);
+    BOOST_TEST(sink.rows.size() == 4u);
+    BOOST_TEST(x.demand.empty());
+    BOOST_TEST(x.streamed_demand == 4u);
+    BOOST_TEST(x.record_count() == 7u);
+    BOOST_TEST(*sink.rows[0].demand_id == 613);  // from the envelope, seen before the rows
+    BOOST_TEST(!sink.rows[0].hotel_code->empty());
+}
+
+BOOST_AUTO_TEST_CASE(envelope_members_after_the_rows_are_reported_as_defaults) {
+    const std::string body = R"({"demand": [{"hotelCode": 1, "date": "2026-01-01", "absoluteDemand": 5}],
+                                 "demandId": 99, "city": "Oslo"})";
+    CountingSink sink;
+    auto r = extract_streaming(body, std::nullopt, sink);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+    BOOST_TEST(!sink.rows[0].demand_id);
+    BOOST_TEST(*std::get<Extraction>(r).demand_defaults.demand_id == 99);
+    auto filled = std::get<Extraction>(extract_body(body, std::nullopt));
+    BOOST_TEST(*filled.demand[0].demand_id == 99);
+    BOOST_TEST(*filled.demand[0].city == "Oslo");
+}
+
+BOOST_AUTO_TEST_CASE(a_demand_row_under_another_declared_kind_stops_the_parse) {
+    CountingSink sink;
+    BOOST_CHECK_THROW(extract_streaming(fixture("hoteldemand-hotel.json"), Kind::eventsinfo, sink), KindMismatch);
+    BOOST_TEST(sink.rows.empty());
+}
+
+BOOST_AUTO_TEST_CASE(syntax_errors_say_where) {
+    auto r = extract_body(fixture("malformed-truncated.json"), std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(r));
+    BOOST_TEST(std::get<JsonSyntaxError>(r).offset == fixture("malformed-truncated.json").size());
+    auto deep = extract_body(std::string(100000, '[') + std::string(100000, ']'), std::nullopt);
+    BOOST_TEST(std::holds_alternative<JsonSyntaxError>(deep));
+    auto trailing = extract_body("{} {}", std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(trailing));
+    BOOST_TEST(std::get<JsonSyntaxError>(trailing).offset == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_large_matrix_streams_every_row) {
+    std::string body = R"({"demandId": 5, "hotelCode": 0, "city": "Rome", "demand": [)";
+    for (int h = 0; h < 50; ++h)
+        for (int d = 1; d <= 28; ++d)
+            body += (h || d > 1 ? "," : "") + std::string(R"({"hotelCode": )") + std::to_string(h) +
+                    R"(, "date": "2026-02-)" + (d < 10 ? "0" : "") + std::to_string(d) + R"(", "relativeDemand": 50})";
+    body += "]}";
+    CountingSink sink;
+    auto r = extract_streaming(body, Kind::hoteldemand, sink);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+    BOOST_TEST(sink.rows.size() == 1400u);
+    BOOST_TEST((std::get<Extraction>(r).kind == Kind::hoteldemand));
+    BOOST_TEST(*sink.rows.back().city == "Rome");
+    BOOST_TEST(*sink.rows.back().hotel_code == "49");
+    BOOST_TEST(*sink.rows.front().hotel_code == "0");  // a row's own 0 is a hotel code, not "city-wide"
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(variants)
 
 BOOST_AUTO_TEST_CASE(envelopes_of_every_form) {

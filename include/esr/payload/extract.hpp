@@ -33,6 +33,26 @@ public:
 /// throws KindMismatch; an unrecognisable one takes the declared kind.
 Extraction extract(const boost::json::value& document, std::optional<Kind> declared = std::nullopt);
 
+/// Receives demand rows as they are parsed, so a year-long city matrix never exists in memory as a
+/// document or a vector of rows (the large-body path streams them into COPY).
+class DemandRowSink {
+public:
+    virtual ~DemandRowSink() = default;
+    virtual void row(DemandRecord&& record) = 0;
+};
+
+/// Parses and extracts in one pass without building a document of the whole body: each demand row
+/// goes to `sink` when its object ends, everything else (few records) is kept and extracted as
+/// extract() does. Rows lacking demandId, hotelCode, city or country take them from the enclosing
+/// envelope's members seen so far; those the top-level envelope only gives after its rows are in
+/// Extraction::demand_defaults for the caller to fill in. Throws KindMismatch as extract() does,
+/// as soon as it knows.
+std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view body, std::optional<Kind> declared,
+                                                             DemandRowSink& sink);
+
+/// extract_streaming with the rows kept in Extraction::demand (defaults filled in).
+std::variant<Extraction, JsonSyntaxError> extract_body(std::string_view body, std::optional<Kind> declared);
+
 // Coercions, public for their tests.
 std::string clean_text(std::string_view text);  // valid UTF-8 (U+FFFD for bad bytes), no NUL
 std::string normalize_key(std::string_view key);  // "event_id", "EventId" -> "eventid"

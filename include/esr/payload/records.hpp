@@ -24,12 +24,14 @@ struct EventRecord {
     std::optional<double> lat, lng;
     std::optional<std::int64_t> status_code;
     boost::json::object extra;  // fields we do not map, as sent (cleaned)
+    bool operator==(const EventRecord&) const = default;
 };
 
 struct ImpactRecord {
     std::int64_t event_id = 0;
     std::string impact_date;  // YYYY-MM-DD
     std::optional<double> impact_score;
+    bool operator==(const ImpactRecord&) const = default;
 };
 
 struct DemandRecord {
@@ -40,6 +42,7 @@ struct DemandRecord {
     std::optional<double> relative_demand;
     std::optional<std::int64_t> events_registered;
     boost::json::object extra;
+    bool operator==(const DemandRecord&) const = default;
 };
 
 /// A city-level event record carried by a demand delivery.
@@ -48,6 +51,7 @@ struct DemandEventRecord {
     std::optional<std::string> event_name, venue, category, event_date, estimated_attendee;
     std::optional<std::int64_t> attendee_min, attendee_max;
     boost::json::object extra;
+    bool operator==(const DemandEventRecord&) const = default;
 };
 
 struct Extraction {
@@ -57,9 +61,11 @@ struct Extraction {
     std::vector<ImpactRecord> impacts;
     std::vector<DemandRecord> demand;
     std::vector<DemandEventRecord> demand_events;
+    std::size_t streamed_demand = 0;  // demand rows handed to a DemandRowSink instead of `demand`
+    DemandRecord demand_defaults;      // the top-level envelope's demandId, hotelCode, city, country
 
     std::size_t record_count() const {
-        return events.size() + impacts.size() + demand.size() + demand_events.size();
+        return events.size() + impacts.size() + demand.size() + streamed_demand + demand_events.size();
     }
 };
 
