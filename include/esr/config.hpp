@@ -51,6 +51,8 @@ struct Config {
     unsigned db_writers = 2;
     std::size_t queue_capacity = 4096;
     std::size_t batch_max = 256;
+    std::uint64_t large_body_bytes = 1 << 20;  // from this size, bodies are parsed on the large lane
+    std::size_t large_queue_capacity = 4;
     std::chrono::milliseconds statement_timeout{30'000};
     std::chrono::milliseconds health_interval{1'000};
 

@@ -44,6 +44,9 @@ po::options_description database_options() {
         ("db-writers", po::value<std::string>(), "writer threads, one connection each [2]")
         ("queue-capacity", po::value<std::string>(), "deliveries waiting for a writer before 503 [4096]")
         ("batch-max", po::value<std::string>(), "deliveries committed in one transaction at most [256]")
+        ("large-body-bytes", po::value<std::string>(), "bodies from this size are parsed streaming on the "
+                                                       "large-delivery lane [1048576]")
+        ("large-queue-capacity", po::value<std::string>(), "large deliveries waiting before 503 [4]")
         ("statement-timeout", po::value<std::string>(), "PostgreSQL statement_timeout [30s]")
         ("health-interval", po::value<std::string>(), "how often readiness is checked [1s]");
     return d;
@@ -154,6 +157,8 @@ void apply(Config& c, const Sources& s, Command command) {
     unsigned_option("db-writers", c.db_writers, 1, 64);
     unsigned_option("queue-capacity", c.queue_capacity, 1, 1'000'000);
     unsigned_option("batch-max", c.batch_max, 1, 10'000);
+    unsigned_option("large-body-bytes", c.large_body_bytes, 1, 1ull << 40);
+    unsigned_option("large-queue-capacity", c.large_queue_capacity, 1, 1000);
     duration_option("statement-timeout", c.statement_timeout);
     duration_option("health-interval", c.health_interval);
     if (command == Command::migrate || command == Command::reprocess) {
@@ -359,6 +364,8 @@ std::string describe_config(const Config& c) {
       << "db-writers = " << c.db_writers << "\n"
       << "queue-capacity = " << c.queue_capacity << "\n"
       << "batch-max = " << c.batch_max << "\n"
+      << "large-body-bytes = " << c.large_body_bytes << "\n"
+      << "large-queue-capacity = " << c.large_queue_capacity << "\n"
       << "statement-timeout = " << secs(c.statement_timeout) << "\n"
       << "health-interval = " << secs(c.health_interval) << "\n"
       << "log-level = " << c.log_level << "\n";

@@ -1,12 +1,12 @@
 #include "esr/db/delivery_writer.hpp"
 
 #include "connection.hpp"
+#include "delivery_rows.hpp"
+#include "large_delivery.hpp"
 #include "esr/config.hpp"
-#include "esr/db/statements.hpp"
 #include "esr/db/typed_rows.hpp"
 #include "esr/log.hpp"
 
-#include <pqxx/binarystring>
 #include <pqxx/except>
 #include <pqxx/transaction>
 
@@ -18,37 +18,19 @@ namespace {
 
 using Status = StoreOutcome::Status;
 
-constexpr std::size_t rejected_body_cap = 1 << 20;
-
-StoreOutcome store_rejected(pqxx::work& tx, const Delivery& d) {
-    std::size_t kept = std::min(d.body.size(), rejected_body_cap);
-    auto row = tx.exec_prepared1("insert_rejected_delivery", d.remote_addr, d.principal, d.path,
-                                 static_cast<std::int64_t>(d.body.size()),
-                                 pqxx::binarystring(d.body_sha256.data(), d.body_sha256.size()),
-                                 pqxx::binarystring(d.body.data(), kept), kept < d.body.size(), d.rejected_because);
-    return {Status::stored, row[0].as<std::int64_t>(), d.kind, {}};
-}
-
 // `typed` false stores the body alone: the fallback when its typed rows cannot be written, so the
 // delivery is still kept (and can be reprocessed once the cause is fixed).
 StoreOutcome store_one(pqxx::work& tx, const Delivery& d, bool typed) {
-    if (!d.rejected_because.empty()) return store_rejected(tx, d);
-    pqxx::binarystring body(d.body.data(), d.body.size());
-    pqxx::binarystring digest(d.body_sha256.data(), d.body_sha256.size());
+    if (!d.rejected_because.empty()) return StoreOutcome::stored(insert_rejected(tx, d, d.rejected_because), d.kind, 0);
     auto records = typed ? static_cast<std::int64_t>(d.records.record_count()) : 0;
-    std::string classification = typed ? d.records.reason : "typed rows not written: see the daemon's log";
-    auto inserted = tx.exec_prepared("insert_delivery", std::string(to_string(d.kind)), body, digest,
-                                     static_cast<std::int64_t>(d.body.size()), d.remote_addr, d.principal, records,
-                                     d.declared_kind ? std::string(to_string(*d.declared_kind)) : std::string(),
-                                     classification);
-    if (!inserted.empty()) {
-        auto id = inserted[0][0].as<std::int64_t>();
-        if (typed) write_typed_rows(tx, id, inserted[0][1].as<std::string>(), d.records);
-        return {Status::stored, id, d.kind, {}, records};
+    auto inserted = insert_delivery(tx, d, d.kind, records,
+                                    typed ? d.records.reason : "typed rows not written: see the daemon's log");
+    if (!inserted) {
+        if (auto dup = find_duplicate(tx, d)) return *dup;
+        throw std::runtime_error("the body conflicts with a delivery that cannot be found");
     }
-    auto first = tx.exec_prepared1("find_delivery_by_hash", digest);
-    return {Status::duplicate, first[0].as<std::int64_t>(),
-            kind_from_string(first[1].as<std::string>()).value_or(Kind::unclassified), {}, first[2].as<std::int64_t>()};
+    if (typed) write_typed_rows(tx, inserted->id, inserted->received_at, d.records);
+    return StoreOutcome::stored(inserted->id, d.kind, records);
 }
 
 // Connection trouble, overload and shutdown are worth a retry by the sender; anything else is not.
@@ -65,7 +47,12 @@ DeliveryWriter::DeliveryWriter(const Config& config) : config_(config) {}
 DeliveryWriter::~DeliveryWriter() { stop(); }
 
 void DeliveryWriter::start() {
-    for (unsigned i = 0; i < config_.db_writers; ++i) writers_.emplace_back([this] { run_writer(); });
+    small_.capacity = config_.queue_capacity;
+    small_.batch_max = config_.batch_max;
+    large_.capacity = config_.large_queue_capacity;
+    large_.batch_max = 1;
+    for (unsigned i = 0; i < config_.db_writers; ++i) writers_.emplace_back([this] { run_writer(small_); });
+    writers_.emplace_back([this] { run_writer(large_); });
 }
 
 void DeliveryWriter::stop() {
@@ -73,24 +60,27 @@ void DeliveryWriter::stop() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
-    wake_.notify_all();
+    small_.wake.notify_all();
+    large_.wake.notify_all();
     for (auto& t : writers_) t.join();
     writers_.clear();
 }
 
 void DeliveryWriter::submit(Delivery delivery, Callback done) {
+    Lane& lane = delivery.unparsed ? large_ : small_;
     {
         std::lock_guard lock(mutex_);
-        if (!stopping_ && queue_.size() < config_.queue_capacity) {
-            queue_.push_back({std::move(delivery), std::move(done)});
-            wake_.notify_one();
+        if (!stopping_ && lane.queue.size() < lane.capacity) {
+            lane.queue.push_back({std::move(delivery), std::move(done)});
+            lane.wake.notify_one();
             return;
         }
     }
-    done({Status::unavailable, 0, delivery.kind, stopping_ ? "the daemon is stopping" : "the write queue is full"});
+    done(StoreOutcome::unavailable(stopping_ ? "the daemon is stopping" : "the write queue is full"));
 }
 
-void DeliveryWriter::run_writer() {
+void DeliveryWriter::run_writer(Lane& lane) {
+    const bool large = &lane == &large_;
     std::unique_ptr<pqxx::connection> connection;
     auto retry_at = std::chrono::steady_clock::time_point{};
     auto backoff = std::chrono::milliseconds(100);
@@ -99,21 +89,20 @@ void DeliveryWriter::run_writer() {
         std::vector<Pending> batch;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stopping, and nothing left to write
-            while (!queue_.empty() && batch.size() < config_.batch_max) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
+            lane.wake.wait(lock, [&] { return stopping_ || !lane.queue.empty(); });
+            if (lane.queue.empty()) return;  // stopping, and nothing left to write
+            while (!lane.queue.empty() && batch.size() < lane.batch_max) {
+                batch.push_back(std::move(lane.queue.front()));
+                lane.queue.pop_front();
             }
         }
 
         if (!connection && std::chrono::steady_clock::now() >= retry_at) {
             try {
-                connection = connect(config_, "writer");
-                connection->prepare("insert_delivery", sql::insert_delivery);
-                connection->prepare("find_delivery_by_hash", sql::find_delivery_by_hash);
-                connection->prepare("insert_rejected_delivery", sql::insert_rejected_delivery);
+                connection = connect(config_, large ? "large writer" : "writer");
+                prepare_delivery_statements(*connection);
                 prepare_typed_statements(*connection);
+                if (large) prepare_large_delivery(*connection);
                 backoff = std::chrono::milliseconds(100);
             } catch (const std::exception& e) {
                 connection.reset();
@@ -123,7 +112,7 @@ void DeliveryWriter::run_writer() {
             }
         }
         if (!connection) {
-            for (auto& p : batch) p.done({Status::unavailable, 0, p.delivery.kind, "the database is unreachable"});
+            for (auto& p : batch) p.done(StoreOutcome::unavailable("the database is unreachable"));
             continue;
         }
         if (!write_batch(*connection, batch)) connection.reset();
@@ -135,12 +124,17 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
     outcomes.reserve(batch.size());
     bool connection_ok = true;
     auto fail_all = [&](Status status, const std::string& why) {
-        outcomes.assign(batch.size(), StoreOutcome{status, 0, Kind::unclassified, why});
+        outcomes.assign(batch.size(), status == Status::unavailable ? StoreOutcome::unavailable(why)
+                                                                     : StoreOutcome::failed(why));
     };
     try {
-        pqxx::work tx(connection);
-        for (const auto& p : batch) outcomes.push_back(store_one(tx, p.delivery, typed));
-        tx.commit();
+        if (batch.size() == 1 && batch[0].delivery.unparsed) {
+            outcomes.push_back(store_large_delivery(connection, batch[0].delivery));
+        } else {
+            pqxx::work tx(connection);
+            for (const auto& p : batch) outcomes.push_back(store_one(tx, p.delivery, typed));
+            tx.commit();
+        }
     } catch (const pqxx::in_doubt_error& e) {
         // The commit may or may not have happened: not acknowledged, so the sender sends again and
         // the body hash turns the repeat into a duplicate.
@@ -161,7 +155,7 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
                 if (!write_batch(connection, one, typed)) return false;
             }
             return true;
-        } else if (typed && batch[0].delivery.rejected_because.empty()) {
+        } else if (typed && batch[0].delivery.rejected_because.empty() && !batch[0].delivery.unparsed) {
             log::error("typed rows could not be written; keeping the body alone",
                        {{"error", first_line(e.what())}, {"kind", to_string(batch[0].delivery.kind)}});
             return write_batch(connection, batch, false);

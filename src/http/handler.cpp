@@ -104,7 +104,11 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
     d.remote_addr = intake.remote_addr;
     d.path = intake.path;
     std::optional<Response> refusal;
-    try {
+    if (body.size() >= config_.large_body_bytes) {
+        // Parsed by the writer's large lane, streaming, off the network threads.
+        d.unparsed = true;
+        d.kind = intake.path_kind.value_or(Kind::unclassified);
+    } else try {
         auto extracted = payload::extract_body(body, intake.path_kind);
         if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
             d.rejected_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
@@ -147,6 +151,8 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
             }
             case S::failed:
                 return done(error_response(500, "store_failed", "the delivery was not stored: " + out.detail));
+            case S::rejected:
+                return done(error_response(400, out.error_code, out.detail));
         }
     });
 }

@@ -19,14 +19,19 @@ struct Receiver {
     int port = free_port();
     std::unique_ptr<Daemon> daemon;
 
-    Receiver() {
+    explicit Receiver(std::vector<std::string> extra = {}) {
         std::string out;
         if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error(out);
-        daemon = start_daemon(port, env, dir.path);
+        daemon = start_daemon(port, env, dir.path, std::move(extra));
         instance = this;
     }
     ~Receiver() { instance = nullptr; }
     static inline Receiver* instance = nullptr;
+};
+
+/// Every body takes the large-delivery lane (parsed streaming by the writer, rows through COPY).
+struct LargeLaneReceiver : Receiver {
+    LargeLaneReceiver() : Receiver({"--large-body-bytes", "1"}) {}
 };
 
 Receiver& receiver() { return *Receiver::instance; }
@@ -62,6 +67,32 @@ int run_daemon(const std::vector<std::string>& args, std::string* out) {
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, receiver().env, out);
 }
+
+// The typed rows without the columns that hold times, which differ from one run to the next.
+std::string content_snapshot() {
+    std::string all;
+    const std::pair<const char*, const char*> tables[] = {
+        {"events", "event_id, name, category, sub_category, description, start_date, end_date, estimated_attendee, "
+                   "attendee_min, attendee_max, venue, address, city, state, zip, country, region, lat, lng, "
+                   "status_code, extra, last_delivery_id"},
+        {"event_impacts", "event_id, impact_date, impact_score, delivery_id"},
+        {"hotel_demand", "delivery_id, demand_id, hotel_code, hotel_name, city, country, stay_date, absolute_demand, "
+                         "relative_demand, events_registered, extra"},
+        {"hotel_demand_latest", "hotel_code, stay_date, demand_id, hotel_name, city, country, absolute_demand, "
+                                "relative_demand, events_registered, delivery_id"},
+        {"demand_event_records", "delivery_id, demand_id, event_id, event_name, venue, category, event_date, "
+                                 "estimated_attendee, attendee_min, attendee_max, extra"},
+        {"deliveries", "id, kind, record_count, declared_kind, classification, byte_size, principal"},
+    };
+    for (const auto& [table, columns] : tables)
+        all += std::string(table) + ":\n" +
+               query1(std::string("SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM (SELECT ") + columns +
+                      " FROM eventsshop." + table + ") t") +
+               "\n";
+    return all;
+}
+
+std::string small_lane_contents;  // what the first suite's samples gave, for the large lane to match
 
 struct Sample {
     const char* file;
@@ -99,6 +130,11 @@ BOOST_AUTO_TEST_CASE(every_sample_is_classified_and_acknowledged) {
         }
     }
     BOOST_TEST(count("deliveries") == 8);
+}
+
+BOOST_AUTO_TEST_CASE(remember_the_typed_rows_for_the_large_lane) {
+    small_lane_contents = content_snapshot();
+    BOOST_TEST(small_lane_contents.find("Barcelona") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(events_hold_the_merged_values) {
@@ -274,6 +310,48 @@ BOOST_AUTO_TEST_CASE(reprocess_has_help_and_refuses_a_bad_kind) {
     std::string out;
     BOOST_TEST(run_daemon({"reprocess", "--kind", "weather"}, &out) == 2);
     BOOST_TEST(out.find("--kind") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The same samples through the large-delivery lane must give the very same rows.
+BOOST_AUTO_TEST_SUITE(large_lane, *boost::unit_test::fixture<LargeLaneReceiver>())
+
+BOOST_AUTO_TEST_CASE(gives_the_same_rows_as_the_small_lane) {
+    for (const auto& s : samples) {
+        BOOST_TEST_CONTEXT(s.file) {
+            auto r = send("/", fixture(s.file));
+            BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+            BOOST_TEST(json_of(r).at("kind").as_string() == s.kind);
+            BOOST_TEST(json_of(r).at("records").as_int64() == s.records);
+        }
+    }
+    BOOST_TEST_REQUIRE(!small_lane_contents.empty());
+    BOOST_TEST(content_snapshot() == small_lane_contents);
+}
+
+BOOST_AUTO_TEST_CASE(duplicates_bad_json_and_mismatches_are_answered_as_on_the_small_lane) {
+    auto again = send("/", fixture("hoteldemand-city.json"));
+    BOOST_TEST(again.status == 200u, again.body);
+    BOOST_TEST(json_of(again).at("duplicate").as_bool() == true);
+
+    auto before = count("rejected_deliveries");
+    auto bad = send("/", fixture("malformed-truncated.json"));
+    BOOST_TEST(bad.status == 400u);
+    BOOST_TEST(json_of(bad).at("error").as_string() == "invalid_json");
+    BOOST_TEST(std::string(json_of(bad).at("detail").as_string()).find("at byte 57") != std::string::npos, bad.body);
+
+    auto mismatch = send("/eventsinfo", R"({"note": 1, "demand": [{"hotelCode": 1, "date": "2026-01-01", "absoluteDemand": 5}]})");
+    BOOST_TEST(mismatch.status == 400u);
+    BOOST_TEST(json_of(mismatch).at("error").as_string() == "kind_mismatch");
+    BOOST_TEST(count("rejected_deliveries") == before + 2);
+    BOOST_TEST(count("hotel_demand") == 9);  // the refused body's staged row went with the rollback
+}
+
+BOOST_AUTO_TEST_CASE(envelope_members_after_the_rows_still_reach_them) {
+    auto r = send("/", R"({"demand": [{"hotelCode": 7, "date": "2026-05-01", "absoluteDemand": 5}], "demandId": 4711, "city": "Oslo"})");
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    BOOST_TEST(query1("SELECT demand_id || '|' || city FROM eventsshop.hotel_demand WHERE hotel_code = '7'") == "4711|Oslo");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

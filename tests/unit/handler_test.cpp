@@ -10,7 +10,7 @@ namespace {
 
 struct FakeSink : DeliverySink {
     std::vector<Delivery> received;
-    StoreOutcome answer{StoreOutcome::Status::stored, 41, Kind::unclassified, {}, 0};
+    StoreOutcome answer = StoreOutcome::stored(41, Kind::unclassified, 0);
     void submit(Delivery d, Callback done) override {
         received.push_back(d);
         StoreOutcome out = answer;
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(valid_json_is_handed_to_the_sink_whatever_the_content_type)
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_is_2xx_with_the_first_id) {
-    sink.answer = {StoreOutcome::Status::duplicate, 7, Kind::hoteldemand, {}, 5};
+    sink.answer = StoreOutcome::duplicate(7, Kind::hoteldemand, 5);
     auto r = body_answer(intake(post("/")), "[]");
     BOOST_TEST(r.status == 200u);
     BOOST_TEST(json(r).at("delivery_id").as_int64() == 7);
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(duplicate_is_2xx_with_the_first_id) {
 }
 
 BOOST_AUTO_TEST_CASE(unavailable_database_is_503_with_retry_after) {
-    sink.answer = {StoreOutcome::Status::unavailable, 0, Kind::unclassified, "the database is unreachable", 0};
+    sink.answer = StoreOutcome::unavailable("the database is unreachable");
     auto r = body_answer(intake(post("/")), "{}");
     BOOST_TEST(r.status == 503u);
     BOOST_TEST(header(r, "Retry-After") == "5");

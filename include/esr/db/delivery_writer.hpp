@@ -37,14 +37,22 @@ private:
         Delivery delivery;
         Callback done;
     };
-    void run_writer();
+    // Small deliveries are batched; large ones (parsed here, streaming) have a lane and a writer of
+    // their own so a year-long demand matrix never holds up small deliveries.
+    struct Lane {
+        std::deque<Pending> queue;
+        std::size_t capacity = 0;
+        std::size_t batch_max = 1;
+        std::condition_variable wake;
+    };
+    void run_writer(Lane& lane);
     /// Commits `batch` and answers every caller; false when the connection is no longer usable.
     bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed = true);
 
     const Config& config_;
     std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<Pending> queue_;
+    Lane small_;
+    Lane large_;
     bool stopping_ = false;
     std::vector<std::thread> writers_;
 };

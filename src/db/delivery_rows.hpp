@@ -1,0 +1,35 @@
+#pragma once
+
+// The deliveries and rejected_deliveries rows, shared by the batch and large-delivery paths.
+
+#include "esr/delivery.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pqxx {
+class connection_base;
+class transaction_base;
+}  // namespace pqxx
+
+namespace esr::db {
+
+void prepare_delivery_statements(pqxx::connection_base& connection);
+
+struct InsertedDelivery {
+    std::int64_t id;
+    std::string received_at;
+};
+
+/// Inserts the body as a new delivery; nothing when the same body is stored already.
+std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,
+                                                std::int64_t record_count, const std::string& classification);
+
+/// The stored delivery with this body's hash, as a duplicate outcome; nothing if there is none.
+std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d);
+
+/// Keeps a refused body (first 1 MiB) with the reason.
+std::int64_t insert_rejected(pqxx::transaction_base& tx, const Delivery& d, const std::string& reason);
+
+}  // namespace esr::db

@@ -1,0 +1,21 @@
+#pragma once
+
+#include "esr/delivery.hpp"
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace esr::db {
+
+/// Sets up, on a large-lane connection, the session's staging table and statements.
+void prepare_large_delivery(pqxx::connection_base& connection);
+
+/// Stores a delivery whose body was not parsed on the network thread (a large one): parses it here
+/// in one pass, streaming its demand rows through COPY into a staging table, then moves them into
+/// hotel_demand and hotel_demand_latest set-wise, all in the transaction that stores the body. A
+/// body that is not JSON or not its path's kind is kept in rejected_deliveries instead, and the
+/// outcome says why. Database errors propagate to the caller.
+StoreOutcome store_large_delivery(pqxx::connection_base& connection, const Delivery& delivery);
+
+}  // namespace esr::db
