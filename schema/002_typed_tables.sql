@@ -156,8 +156,7 @@ CREATE TABLE eventsshop.hotel_demand_latest (
     observed_at        timestamptz NOT NULL,
     delivery_id        bigint NOT NULL,
     PRIMARY KEY (hotel_code, stay_date)
-);
-CREATE INDEX hotel_demand_latest_city_idx ON eventsshop.hotel_demand_latest (city, stay_date);
+) WITH (fillfactor = 50);  -- room on each page, so a new forecast updates its row in place (HOT)
 COMMENT ON TABLE eventsshop.hotel_demand_latest IS 'The newest demand observation per hotel and stay date.';
 COMMENT ON COLUMN eventsshop.hotel_demand_latest.hotel_code IS 'EventsShop hotel code.';
 COMMENT ON COLUMN eventsshop.hotel_demand_latest.stay_date IS 'The night the demand is for.';
