@@ -5,6 +5,8 @@
 #include "esr/delivery.hpp"
 
 #include <cstdint>
+#include <map>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -21,6 +23,18 @@ struct InsertedDelivery {
     std::int64_t id;
     std::string received_at;
 };
+
+struct NewDelivery {
+    const Delivery* delivery;
+    Kind kind;
+    std::int64_t record_count;
+    std::string classification;
+};
+
+/// Inserts several deliveries with one statement (per thousand). The result maps the body digest
+/// of each one inserted; those already stored are absent. Bodies must be distinct.
+std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base& tx,
+                                                          const std::vector<NewDelivery>& deliveries);
 
 /// Inserts the body as a new delivery; nothing when the same body is stored already.
 std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,

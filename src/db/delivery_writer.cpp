@@ -11,6 +11,7 @@
 #include <pqxx/transaction>
 
 #include <algorithm>
+#include <map>
 #include <chrono>
 
 namespace esr::db {
@@ -18,19 +19,54 @@ namespace {
 
 using Status = StoreOutcome::Status;
 
-// `typed` false stores the body alone: the fallback when its typed rows cannot be written, so the
-// delivery is still kept (and can be reprocessed once the cause is fixed).
-StoreOutcome store_one(pqxx::work& tx, const Delivery& d, bool typed) {
-    if (!d.rejected_because.empty()) return StoreOutcome::stored(insert_rejected(tx, d, d.rejected_because), d.kind, 0);
-    auto records = typed ? static_cast<std::int64_t>(d.records.record_count()) : 0;
-    auto inserted = insert_delivery(tx, d, d.kind, records,
-                                    typed ? d.records.reason : "typed rows not written: see the daemon's log");
-    if (!inserted) {
-        if (auto dup = find_duplicate(tx, d)) return *dup;
-        throw std::runtime_error("the body conflicts with a delivery that cannot be found");
+// Group commit: every delivery of the batch in one statement per table. `typed` false stores the
+// bodies alone: the fallback when a delivery's typed rows cannot be written, so it is still kept
+// (and can be reprocessed once the cause is fixed).
+template <class Batch>
+std::vector<StoreOutcome> store_batch(pqxx::work& tx, const Batch& batch, bool typed) {
+    std::vector<StoreOutcome> out(batch.size());
+    std::vector<NewDelivery> fresh;
+    std::vector<std::size_t> fresh_index;
+    std::map<std::string, std::size_t> first_with_body;  // digest -> index: a body twice in one batch
+    std::vector<std::optional<std::size_t>> same_as(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Delivery& d = batch[i].delivery;
+        if (!d.rejected_because.empty()) {
+            out[i] = StoreOutcome::stored(insert_rejected(tx, d, d.rejected_because), d.kind, 0);
+            continue;
+        }
+        std::string digest(reinterpret_cast<const char*>(d.body_sha256.data()), d.body_sha256.size());
+        if (auto [it, first] = first_with_body.try_emplace(digest, i); !first) {
+            same_as[i] = it->second;
+            continue;
+        }
+        fresh.push_back({&d, d.kind, typed ? static_cast<std::int64_t>(d.records.record_count()) : 0,
+                         typed ? d.records.reason : "typed rows not written: see the daemon's log"});
+        fresh_index.push_back(i);
     }
-    if (typed) write_typed_rows(tx, inserted->id, inserted->received_at, d.records);
-    return StoreOutcome::stored(inserted->id, d.kind, records);
+    auto inserted = insert_deliveries(tx, fresh);
+    std::vector<DeliveryRows> rows;
+    for (std::size_t k = 0; k < fresh.size(); ++k) {
+        const std::size_t i = fresh_index[k];
+        const Delivery& d = batch[i].delivery;
+        auto it = inserted.find(std::string(reinterpret_cast<const char*>(d.body_sha256.data()), d.body_sha256.size()));
+        if (it == inserted.end()) {
+            auto dup = find_duplicate(tx, d);
+            if (!dup) throw std::runtime_error("the body conflicts with a delivery that cannot be found");
+            out[i] = *dup;
+            continue;
+        }
+        out[i] = StoreOutcome::stored(it->second.id, d.kind, fresh[k].record_count);
+        if (typed) rows.push_back({it->second.id, it->second.received_at, &d.records});
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.delivery_id < b.delivery_id; });
+    write_typed_rows(tx, rows);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!same_as[i]) continue;
+        const StoreOutcome& first = out[*same_as[i]];
+        out[i] = StoreOutcome::duplicate(first.delivery_id, first.kind, first.record_count);
+    }
+    return out;
 }
 
 // Connection trouble, overload and shutdown are worth a retry by the sender; anything else is not.
@@ -132,7 +168,7 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
             outcomes.push_back(store_large_delivery(connection, batch[0].delivery));
         } else {
             pqxx::work tx(connection);
-            for (const auto& p : batch) outcomes.push_back(store_one(tx, p.delivery, typed));
+            outcomes = store_batch(tx, batch, typed);
             tx.commit();
         }
     } catch (const pqxx::in_doubt_error& e) {

@@ -1,5 +1,7 @@
 #include "esr/db/typed_rows.hpp"
 
+#include "esr/payload/extract.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -46,9 +48,10 @@ std::string upsert_events_sql() {
     std::string sql = "INSERT INTO eventsshop.events AS e (event_id, " + joined(event_columns, "") +
                       ", extra, first_seen_at, last_seen_at, last_delivery_id) "
                       "SELECT r.event_id, " + joined(event_columns, "r.") +
-                      ", coalesce(r.extra, '{}'::jsonb), $2::timestamptz, $2::timestamptz, $3::bigint "
+                      ", coalesce(r.extra, '{}'::jsonb), r.first_seen_at, r.last_seen_at, r.last_delivery_id "
                       "FROM json_to_recordset($1::json) AS r(event_id bigint, " +
-                      joined(event_columns, "", true) + ", extra jsonb) "
+                      joined(event_columns, "", true) +
+                      ", extra jsonb, first_seen_at timestamptz, last_seen_at timestamptz, last_delivery_id bigint) "
                       "ON CONFLICT (event_id) DO UPDATE SET ";
     const std::string newer = "EXCLUDED.last_delivery_id >= e.last_delivery_id";
     for (const auto& c : event_columns) {
@@ -65,8 +68,9 @@ std::string upsert_events_sql() {
 
 constexpr const char* upsert_impacts_sql =
     "INSERT INTO eventsshop.event_impacts AS i (event_id, impact_date, impact_score, delivery_id, received_at) "
-    "SELECT r.event_id, r.impact_date, r.impact_score, $3::bigint, $2::timestamptz "
-    "FROM json_to_recordset($1::json) AS r(event_id bigint, impact_date date, impact_score double precision) "
+    "SELECT r.event_id, r.impact_date, r.impact_score, r.delivery_id, r.received_at "
+    "FROM json_to_recordset($1::json) AS r(event_id bigint, impact_date date, impact_score double precision, "
+    "delivery_id bigint, received_at timestamptz) "
     "ON CONFLICT (event_id, impact_date) DO UPDATE SET impact_score = EXCLUDED.impact_score, "
     "delivery_id = EXCLUDED.delivery_id, received_at = EXCLUDED.received_at "
     "WHERE EXCLUDED.delivery_id >= i.delivery_id";
@@ -116,10 +120,29 @@ json::value opt(const std::optional<T>& v) {
 
 json::value extra_or_null(const json::object& extra) { return extra.empty() ? json::value(nullptr) : json::value(extra); }
 
-std::string events_json(const std::vector<payload::EventRecord>& events) {
+struct MergedEvent {
+    payload::EventRecord record;
+    std::string first_seen_at, last_seen_at;
+    std::int64_t last_delivery_id;
+};
+
+// Events of several deliveries (in delivery order) merged as consecutive upserts would merge them:
+// ON CONFLICT cannot touch one row twice in a statement.
+std::string events_json(const std::vector<DeliveryRows>& deliveries) {
+    std::map<std::int64_t, MergedEvent> merged;
+    for (const auto& d : deliveries) {
+        for (const auto& e : d.records->events) {
+            auto [it, fresh] = merged.try_emplace(e.event_id, MergedEvent{e, d.received_at, d.received_at, d.delivery_id});
+            if (fresh) continue;
+            payload::merge_event(it->second.record, e);
+            it->second.last_seen_at = d.received_at;
+            it->second.last_delivery_id = d.delivery_id;
+        }
+    }
     json::array rows;
-    rows.reserve(events.size());
-    for (const auto& e : events) {
+    rows.reserve(merged.size());
+    for (const auto& [id, m] : merged) {
+        const auto& e = m.record;
         rows.push_back(json::object{
             {"event_id", e.event_id},           {"name", opt(e.name)},
             {"category", opt(e.category)},       {"sub_category", opt(e.sub_category)},
@@ -131,18 +154,25 @@ std::string events_json(const std::vector<payload::EventRecord>& events) {
             {"zip", opt(e.zip)},                 {"country", opt(e.country)},
             {"region", opt(e.region)},           {"lat", opt(e.lat)},
             {"lng", opt(e.lng)},                 {"status_code", opt(e.status_code)},
-            {"extra", e.extra},
+            {"extra", e.extra},                  {"first_seen_at", m.first_seen_at},
+            {"last_seen_at", m.last_seen_at},    {"last_delivery_id", m.last_delivery_id},
         });
     }
     return json::serialize(rows);
 }
 
-std::string impacts_json(const std::vector<payload::ImpactRecord>& impacts) {
+// The last delivery's score per (event, day) wins, as consecutive upserts would have it.
+std::string impacts_json(const std::vector<DeliveryRows>& deliveries) {
+    std::map<std::pair<std::int64_t, std::string>, json::object> last;
+    for (const auto& d : deliveries)
+        for (const auto& i : d.records->impacts)
+            last[{i.event_id, i.impact_date}] = json::object{{"event_id", i.event_id}, {"impact_date", i.impact_date},
+                                                             {"impact_score", opt(i.impact_score)},
+                                                             {"delivery_id", d.delivery_id},
+                                                             {"received_at", d.received_at}};
     json::array rows;
-    rows.reserve(impacts.size());
-    for (const auto& i : impacts)
-        rows.push_back(json::object{{"event_id", i.event_id}, {"impact_date", i.impact_date},
-                                    {"impact_score", opt(i.impact_score)}});
+    rows.reserve(last.size());
+    for (auto& [key, row] : last) rows.push_back(std::move(row));
     return json::serialize(rows);
 }
 
@@ -198,16 +228,26 @@ void prepare_typed_statements(pqxx::connection_base& c) {
     c.prepare("insert_demand_events", insert_demand_events_sql);
 }
 
-void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
-                      const payload::Extraction& r) {
-    if (!r.events.empty()) tx.exec_prepared("upsert_events", events_json(r.events), received_at, delivery_id);
-    if (!r.impacts.empty()) tx.exec_prepared("upsert_impacts", impacts_json(r.impacts), received_at, delivery_id);
-    if (!r.demand.empty()) {
-        tx.exec_prepared("insert_demand", demand_json(r.demand), received_at, delivery_id);
-        tx.exec_prepared("upsert_demand_latest", demand_latest_json(r.demand), received_at, delivery_id);
+void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
+    bool events = false, impacts = false;
+    for (const auto& d : deliveries) {
+        events = events || !d.records->events.empty();
+        impacts = impacts || !d.records->impacts.empty();
+        const auto& r = *d.records;
+        if (!r.demand.empty()) {
+            tx.exec_prepared("insert_demand", demand_json(r.demand), d.received_at, d.delivery_id);
+            tx.exec_prepared("upsert_demand_latest", demand_latest_json(r.demand), d.received_at, d.delivery_id);
+        }
+        if (!r.demand_events.empty())
+            tx.exec_prepared("insert_demand_events", demand_events_json(r.demand_events), d.delivery_id);
     }
-    if (!r.demand_events.empty())
-        tx.exec_prepared("insert_demand_events", demand_events_json(r.demand_events), delivery_id);
+    if (events) tx.exec_prepared("upsert_events", events_json(deliveries));
+    if (impacts) tx.exec_prepared("upsert_impacts", impacts_json(deliveries));
+}
+
+void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                      const payload::Extraction& records) {
+    write_typed_rows(tx, {DeliveryRows{delivery_id, received_at, &records}});
 }
 
 void delete_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id) {

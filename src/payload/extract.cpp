@@ -475,32 +475,6 @@ void gather(const json::value& v, const json::object* envelope, int depth, std::
     }
 }
 
-void merge_into(EventRecord& into, EventRecord&& from) {
-    auto take = [](auto& a, auto& b) {
-        if (b) a = std::move(b);
-    };
-    take(into.name, from.name);
-    take(into.category, from.category);
-    take(into.sub_category, from.sub_category);
-    take(into.description, from.description);
-    take(into.start_date, from.start_date);
-    take(into.end_date, from.end_date);
-    take(into.estimated_attendee, from.estimated_attendee);
-    take(into.attendee_min, from.attendee_min);
-    take(into.attendee_max, from.attendee_max);
-    take(into.venue, from.venue);
-    take(into.address, from.address);
-    take(into.city, from.city);
-    take(into.state, from.state);
-    take(into.zip, from.zip);
-    take(into.country, from.country);
-    take(into.region, from.region);
-    take(into.lat, from.lat);
-    take(into.lng, from.lng);
-    take(into.status_code, from.status_code);
-    for (auto& m : from.extra) into.extra[m.key()] = std::move(m.value());
-}
-
 // What an envelope says for every demand row that does not say otherwise: only its own scalars
 // (its arrays are the records themselves).
 DemandRecord defaults_of(const json::object& envelope) {
@@ -542,7 +516,7 @@ public:
         apply(view, event_rules(), e, consumed);
         auto [it, fresh] = event_index_.try_emplace(e.event_id, out_.events.size());
         if (fresh) out_.events.push_back(std::move(e));
-        else merge_into(out_.events[it->second], std::move(e));
+        else merge_event(out_.events[it->second], e);
     }
 
     void impact(std::optional<std::int64_t> event_id, const View& row) {
@@ -774,6 +748,32 @@ public:
 };
 
 }  // namespace
+
+void merge_event(EventRecord& into, const EventRecord& from) {
+    auto take = [](auto& a, const auto& b) {
+        if (b) a = b;
+    };
+    take(into.name, from.name);
+    take(into.category, from.category);
+    take(into.sub_category, from.sub_category);
+    take(into.description, from.description);
+    take(into.start_date, from.start_date);
+    take(into.end_date, from.end_date);
+    take(into.estimated_attendee, from.estimated_attendee);
+    take(into.attendee_min, from.attendee_min);
+    take(into.attendee_max, from.attendee_max);
+    take(into.venue, from.venue);
+    take(into.address, from.address);
+    take(into.city, from.city);
+    take(into.state, from.state);
+    take(into.zip, from.zip);
+    take(into.country, from.country);
+    take(into.region, from.region);
+    take(into.lat, from.lat);
+    take(into.lng, from.lng);
+    take(into.status_code, from.status_code);
+    for (const auto& m : from.extra) into.extra[m.key()] = m.value();
+}
 
 Extraction extract(const json::value& document, std::optional<Kind> declared) {
     return extract_impl(document, declared, 0);

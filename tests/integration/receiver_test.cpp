@@ -8,6 +8,8 @@
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 
+#include <mutex>
+#include <set>
 #include <thread>
 
 using namespace esr::test;
@@ -206,6 +208,48 @@ BOOST_AUTO_TEST_CASE(a_connection_cut_mid_body_stores_nothing) {
     std::this_thread::sleep_for(300ms);
     BOOST_TEST(count_deliveries() == before);
     BOOST_TEST(HttpClient(world().port).request("GET", "/healthz").status == 200u);
+}
+
+// Many senders at once, so the writers commit batches: repeated bodies (also within one batch)
+// are stored once, and an event named by many deliveries ends as the latest of them says.
+BOOST_AUTO_TEST_CASE(concurrent_senders_are_group_committed_without_duplicates) {
+    constexpr int senders = 8, each = 40;
+    std::vector<std::thread> threads;
+    std::mutex mutex;
+    std::map<std::string, std::set<std::int64_t>> ids_by_body;
+    std::vector<unsigned> statuses;
+    for (int t = 0; t < senders; ++t) {
+        threads.emplace_back([&, t] {
+            HttpClient client(world().port);
+            for (int i = 0; i < each; ++i) {
+                // Every 4th body is the same for all senders; the rest are unique.
+                std::string body = i % 4 == 0
+                    ? R"({"eventId": 5000, "eventName": "Shared )" + std::to_string(i) + R"(", "venue": "Arena"})"
+                    : R"({"eventId": )" + std::to_string(6000 + t * 100 + i) + R"(, "eventName": "Solo", "city": "Turin"})";
+                auto r = client.request("POST", "/", body, {{"Authorization", bearer_new}});
+                std::lock_guard lock(mutex);
+                statuses.push_back(r.status);
+                if (r.status / 100 == 2) ids_by_body[body].insert(json_of(r).at("delivery_id").as_int64());
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (unsigned s : statuses) BOOST_TEST(s / 100 == 2u);
+    BOOST_TEST(ids_by_body.size() == std::size_t(senders * each * 3 / 4 + each / 4));
+    for (const auto& [body, ids] : ids_by_body) BOOST_TEST(ids.size() == 1u, body);
+
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    BOOST_TEST(tx.exec1("SELECT count(*) FROM eventsshop.events WHERE event_id BETWEEN 6000 AND 6999")[0].as<int>() ==
+               senders * each * 3 / 4);
+    // The shared event: the values of the delivery with the highest id that named it.
+    auto shared = tx.exec1("SELECT e.name, e.venue, e.last_delivery_id = (SELECT max(id) FROM eventsshop.deliveries d "
+                           " WHERE position(convert_to('\"eventId\": 5000,', 'UTF8') in d.body) > 0), "
+                           " e.name = (SELECT convert_from(d.body, 'UTF8')::json->>'eventName' FROM eventsshop.deliveries d "
+                           " WHERE d.id = e.last_delivery_id) FROM eventsshop.events e WHERE e.event_id = 5000");
+    BOOST_TEST(shared[1].as<std::string>() == "Arena");
+    BOOST_TEST(shared[2].as<bool>());
+    BOOST_TEST(shared[3].as<bool>());
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {

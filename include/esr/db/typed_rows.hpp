@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pqxx {
 class connection_base;
@@ -20,6 +21,17 @@ void prepare_typed_statements(pqxx::connection_base& connection);
 /// reprocess carry the same times as the first time.
 void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
                       const payload::Extraction& records);
+
+/// The rows of one stored delivery, for writing several deliveries' rows at once.
+struct DeliveryRows {
+    std::int64_t delivery_id;
+    std::string received_at;
+    const payload::Extraction* records;
+};
+
+/// The typed rows of several deliveries (in delivery id order) with one statement per table where
+/// the merge rules allow: what group commit writes for a batch. Same result as one by one.
+void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries);
 
 /// Removes the append-only rows a delivery produced (demand observations, demand event records),
 /// before it is derived again. Upserted tables need no removal: the merge rules make a repeat a

@@ -53,6 +53,10 @@ std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view bod
 /// extract_streaming with the rows kept in Extraction::demand (defaults filled in).
 std::variant<Extraction, JsonSyntaxError> extract_body(std::string_view body, std::optional<Kind> declared);
 
+/// Merges what a later record says of the same event into `into`: its known values win, its
+/// missing ones erase nothing, its extra keys are added.
+void merge_event(EventRecord& into, const EventRecord& from);
+
 // Coercions, public for their tests.
 std::string clean_text(std::string_view text);  // valid UTF-8 (U+FFFD for bad bytes), no NUL
 std::string normalize_key(std::string_view key);  // "event_id", "EventId" -> "eventid"
