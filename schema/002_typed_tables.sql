@@ -64,7 +64,6 @@ CREATE TABLE eventsshop.events (
     last_delivery_id    bigint NOT NULL
 );
 CREATE INDEX events_city_start_idx ON eventsshop.events (city, start_date);
-CREATE INDEX events_dates_idx ON eventsshop.events (start_date, end_date);
 COMMENT ON TABLE eventsshop.events IS
     'One row per EventsShop event, merged from every delivery that mentions it (eventsinfo, eventimpact and hoteldemand bodies). A later delivery updates what it carries and never erases a known value with a missing one.';
 COMMENT ON COLUMN eventsshop.events.event_id IS 'EventsShop eventId.';
