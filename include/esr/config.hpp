@@ -53,10 +53,13 @@ struct Config {
     std::size_t batch_max = 256;
     std::uint64_t large_body_bytes = 1 << 20;  // from this size, bodies are parsed on the large lane
     std::size_t large_queue_capacity = 4;
+    std::string state_dir;  // "" disables the spool
+    std::uint64_t spool_max_bytes = 1ull << 30;
     std::chrono::milliseconds statement_timeout{30'000};
     std::chrono::milliseconds health_interval{1'000};
 
     std::string log_level = "info";
+    std::chrono::milliseconds spool_drain_interval{1'000};
 
     bool has_credentials() const { return !basic_user.empty() || !bearer_tokens.empty(); }
 };

@@ -25,6 +25,7 @@ struct Delivery {
     // Non-empty: the body was refused (not JSON, or not the kind its path names). It is kept in
     // eventsshop.rejected_deliveries for diagnosis, not acknowledged as a delivery.
     std::string rejected_because;
+    std::string rejected_code;  // invalid_json, kind_mismatch
     // True: the body is large and was not parsed yet; the writer's large lane parses it, streaming.
     bool unparsed = false;
 };
@@ -37,6 +38,7 @@ struct StoreOutcome {
         unavailable,  // not stored: the database cannot take it now (retry later)
         failed,       // not stored: the database refused it (a defect, not the sender's fault)
         rejected,     // refused as the sender's fault (see error_code, detail) and kept for diagnosis
+        spooled,      // durable in the local spool; PostgreSQL gets it when it can
     };
     Status status = Status::failed;
     std::int64_t delivery_id = 0;
@@ -51,6 +53,7 @@ struct StoreOutcome {
     static StoreOutcome duplicate(std::int64_t id, Kind kind, std::int64_t records) {
         return with(Status::duplicate, id, kind, records);
     }
+    static StoreOutcome spooled(Kind kind, std::int64_t records) { return with(Status::spooled, 0, kind, records); }
     static StoreOutcome unavailable(std::string why) { return why_not(Status::unavailable, std::move(why)); }
     static StoreOutcome failed(std::string why) { return why_not(Status::failed, std::move(why)); }
     static StoreOutcome rejected(std::string code, std::string why) {
@@ -83,7 +86,23 @@ public:
     using Callback = std::function<void(StoreOutcome)>;
     virtual ~DeliverySink() = default;
     virtual void submit(Delivery delivery, Callback done) = 0;
+
+    struct SpoolDepth {
+        std::uint64_t records = 0;
+        std::uint64_t bytes = 0;
+    };
+    /// What waits in the local spool, if there is one.
+    virtual std::optional<SpoolDepth> spool_depth() const { return std::nullopt; }
 };
+
+struct Config;
+
+/// A delivery from a body as it arrived: parsed and its rows extracted, or refused (not JSON, or
+/// not the kind its path names: rejected_because says why), or, from config.large_body_bytes,
+/// left unparsed for the writer's large lane. Sender fields (principal, address, path) are the
+/// caller's to fill.
+Delivery make_delivery(std::string body, std::optional<Kind> declared, const std::string& path,
+                       const Config& config);
 
 /// Whether the database is reachable and migrated, as last observed; read without blocking.
 class ReadinessProbe {

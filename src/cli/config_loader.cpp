@@ -47,6 +47,9 @@ po::options_description database_options() {
         ("large-body-bytes", po::value<std::string>(), "bodies from this size are parsed streaming on the "
                                                        "large-delivery lane [1048576]")
         ("large-queue-capacity", po::value<std::string>(), "large deliveries waiting before 503 [4]")
+        ("state-dir", po::value<std::string>(), "directory for the spool that keeps deliveries while PostgreSQL "
+                                                "cannot take them [$STATE_DIRECTORY; none: no spool]")
+        ("spool-max-bytes", po::value<std::string>(), "spool size limit; beyond it, 503 [1073741824 = 1 GiB]")
         ("statement-timeout", po::value<std::string>(), "PostgreSQL statement_timeout [30s]")
         ("health-interval", po::value<std::string>(), "how often readiness is checked [1s]");
     return d;
@@ -159,6 +162,9 @@ void apply(Config& c, const Sources& s, Command command) {
     unsigned_option("batch-max", c.batch_max, 1, 10'000);
     unsigned_option("large-body-bytes", c.large_body_bytes, 1, 1ull << 40);
     unsigned_option("large-queue-capacity", c.large_queue_capacity, 1, 1000);
+    if (auto v = s.get("state-dir")) c.state_dir = *v;
+    else if (auto systemd = s.getenv("STATE_DIRECTORY")) c.state_dir = systemd->substr(0, systemd->find(':'));
+    unsigned_option("spool-max-bytes", c.spool_max_bytes, 1, 1ull << 50);
     duration_option("statement-timeout", c.statement_timeout);
     duration_option("health-interval", c.health_interval);
     if (command == Command::migrate || command == Command::reprocess) {
@@ -366,6 +372,8 @@ std::string describe_config(const Config& c) {
       << "batch-max = " << c.batch_max << "\n"
       << "large-body-bytes = " << c.large_body_bytes << "\n"
       << "large-queue-capacity = " << c.large_queue_capacity << "\n"
+      << "state-dir = " << c.state_dir << "\n"
+      << "spool-max-bytes = " << c.spool_max_bytes << "\n"
       << "statement-timeout = " << secs(c.statement_timeout) << "\n"
       << "health-interval = " << secs(c.health_interval) << "\n"
       << "log-level = " << c.log_level << "\n";

@@ -11,6 +11,7 @@
 #include <pqxx/transaction>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <chrono>
 
@@ -78,7 +79,10 @@ bool is_transient(const pqxx::sql_error& e) {
 
 }  // namespace
 
-DeliveryWriter::DeliveryWriter(const Config& config) : config_(config) {}
+DeliveryWriter::DeliveryWriter(const Config& config) : config_(config) {
+    if (!config_.state_dir.empty())
+        spool_ = std::make_unique<Spool>(std::filesystem::path(config_.state_dir) / "spool", config_.spool_max_bytes);
+}
 
 DeliveryWriter::~DeliveryWriter() { stop(); }
 
@@ -89,6 +93,7 @@ void DeliveryWriter::start() {
     large_.batch_max = 1;
     for (unsigned i = 0; i < config_.db_writers; ++i) writers_.emplace_back([this] { run_writer(small_); });
     writers_.emplace_back([this] { run_writer(large_); });
+    if (spool_) drainer_ = std::thread([this] { run_drainer(); });
 }
 
 void DeliveryWriter::stop() {
@@ -98,21 +103,43 @@ void DeliveryWriter::stop() {
     }
     small_.wake.notify_all();
     large_.wake.notify_all();
+    drainer_wake_.notify_all();
     for (auto& t : writers_) t.join();
     writers_.clear();
+    if (drainer_.joinable()) drainer_.join();
+    spool_.reset();  // its last appends are flushed and fsync'd first
+}
+
+std::optional<DeliverySink::SpoolDepth> DeliveryWriter::spool_depth() const {
+    if (!spool_) return std::nullopt;
+    auto d = spool_->depth();
+    return SpoolDepth{d.records, d.bytes};
+}
+
+void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why) {
+    if (!spool_ || !p.delivery.rejected_because.empty()) return p.done(StoreOutcome::unavailable(why));
+    auto kind = p.delivery.kind;
+    auto records = static_cast<std::int64_t>(p.delivery.records.record_count());
+    spool_->append(p.delivery, [done = std::move(p.done), why, kind, records](bool durable) {
+        done(durable ? StoreOutcome::spooled(kind, records) : StoreOutcome::unavailable(why + ", and the spool is full"));
+    });
+    drainer_wake_.notify_one();
 }
 
 void DeliveryWriter::submit(Delivery delivery, Callback done) {
     Lane& lane = delivery.unparsed ? large_ : small_;
+    bool stopping = false;
     {
         std::lock_guard lock(mutex_);
+        stopping = stopping_;
         if (!stopping_ && lane.queue.size() < lane.capacity) {
             lane.queue.push_back({std::move(delivery), std::move(done)});
             lane.wake.notify_one();
             return;
         }
     }
-    done(StoreOutcome::unavailable(stopping_ ? "the daemon is stopping" : "the write queue is full"));
+    if (stopping) return done(StoreOutcome::unavailable("the daemon is stopping"));
+    spool_or_refuse({std::move(delivery), std::move(done)}, "the write queue is full");
 }
 
 void DeliveryWriter::run_writer(Lane& lane) {
@@ -148,7 +175,7 @@ void DeliveryWriter::run_writer(Lane& lane) {
             }
         }
         if (!connection) {
-            for (auto& p : batch) p.done(StoreOutcome::unavailable("the database is unreachable"));
+            for (auto& p : batch) spool_or_refuse(std::move(p), "the database is unreachable");
             continue;
         }
         if (!write_batch(*connection, batch)) connection.reset();
@@ -157,12 +184,9 @@ void DeliveryWriter::run_writer(Lane& lane) {
 
 bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed) {
     std::vector<StoreOutcome> outcomes;
-    outcomes.reserve(batch.size());
     bool connection_ok = true;
-    auto fail_all = [&](Status status, const std::string& why) {
-        outcomes.assign(batch.size(), status == Status::unavailable ? StoreOutcome::unavailable(why)
-                                                                     : StoreOutcome::failed(why));
-    };
+    std::string unavailable;  // set: not stored for a reason worth a retry (so: spool it)
+    auto fail_all = [&](const std::string& why) { outcomes.assign(batch.size(), StoreOutcome::failed(why)); };
     try {
         if (batch.size() == 1 && batch[0].delivery.unparsed) {
             outcomes.push_back(store_large_delivery(connection, batch[0].delivery));
@@ -172,17 +196,17 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
             tx.commit();
         }
     } catch (const pqxx::in_doubt_error& e) {
-        // The commit may or may not have happened: not acknowledged, so the sender sends again and
-        // the body hash turns the repeat into a duplicate.
+        // The commit may or may not have happened. Not acknowledged as stored: spooled (or retried
+        // by the sender), the body hash turns a repeat into a duplicate.
         connection_ok = false;
-        fail_all(Status::unavailable, "the commit's outcome is unknown");
+        unavailable = "the commit's outcome is unknown";
     } catch (const pqxx::broken_connection& e) {
         connection_ok = false;
-        fail_all(Status::unavailable, "the database connection was lost");
+        unavailable = "the database connection was lost";
     } catch (const pqxx::sql_error& e) {
         connection_ok = connection.is_open();
         if (is_transient(e) || !connection_ok) {
-            fail_all(Status::unavailable, first_line(e.what()));
+            unavailable = first_line(e.what());
         } else if (batch.size() > 1) {
             // One bad delivery must not fail the rest of its batch: write each alone.
             for (auto& p : batch) {
@@ -197,19 +221,86 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
             return write_batch(connection, batch, false);
         } else {
             log::error("a delivery could not be stored", {{"error", first_line(e.what())}});
-            fail_all(Status::failed, first_line(e.what()));
+            fail_all(first_line(e.what()));
         }
     } catch (const std::exception& e) {
         connection_ok = connection.is_open();
-        fail_all(Status::failed, first_line(e.what()));
+        fail_all(first_line(e.what()));
+    }
+    if (!connection_ok) log::warning("database connection lost; reconnecting");
+    if (!unavailable.empty()) {
+        for (auto& p : batch) spool_or_refuse(std::move(p), unavailable);
+        return connection_ok;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (outcomes[i].kind == Kind::unclassified && outcomes[i].status != Status::duplicate)
             outcomes[i].kind = batch[i].delivery.kind;
         batch[i].done(std::move(outcomes[i]));
     }
-    if (!connection_ok) log::warning("database connection lost; reconnecting");
     return connection_ok;
+}
+
+void DeliveryWriter::run_drainer() {
+    std::unique_ptr<pqxx::connection> connection;
+    auto backoff = config_.spool_drain_interval;
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        drainer_wake_.wait_for(lock, backoff, [&] { return stopping_; });
+        if (stopping_ || spool_->depth().records == 0) continue;
+        lock.unlock();
+        try {
+            if (!connection) {
+                connection = connect(config_, "spool drainer");
+                prepare_delivery_statements(*connection);
+                prepare_typed_statements(*connection);
+                prepare_large_delivery(*connection);
+            }
+            while (auto file = spool_->take_for_drain()) {
+                auto n = drain(*connection, *file);
+                spool_->finish_drain(*file);
+                log::info("spool drained into the database", {{"deliveries", n}});
+            }
+            backoff = config_.spool_drain_interval;
+        } catch (const std::exception& e) {
+            connection.reset();
+            log::warning("spool: draining paused", {{"error", first_line(e.what())}});
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
+        }
+        lock.lock();
+    }
+}
+
+std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::filesystem::path& file) {
+    // In order, a batch at a time; each committed before the next. Stored before a crash? Then it
+    // comes back a duplicate, which is harmless.
+    std::vector<Pending> chunk;
+    std::size_t drained = 0;
+    auto ignore = [](StoreOutcome) {};
+    auto flush = [&] {
+        if (chunk.empty()) return;
+        pqxx::work tx(connection);
+        store_batch(tx, chunk, true);
+        tx.commit();
+        drained += chunk.size();
+        chunk.clear();
+    };
+    Spool::read(file, [&](Delivery&& spooled) {
+        Delivery d = make_delivery(std::move(spooled.body), spooled.declared_kind, spooled.path, config_);
+        d.principal = std::move(spooled.principal);
+        d.remote_addr = std::move(spooled.remote_addr);
+        if (d.unparsed) {
+            flush();
+            auto out = store_large_delivery(connection, d);
+            if (out.status == Status::rejected) log::warning("spool: a spooled body was refused", {{"error", out.detail}});
+            ++drained;
+        } else {
+            chunk.push_back({std::move(d), ignore});
+            if (chunk.size() >= config_.batch_max) flush();
+        }
+        return true;
+    });
+    flush();
+    return drained;
 }
 
 }  // namespace esr::db

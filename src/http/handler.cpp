@@ -1,7 +1,6 @@
 #include "esr/http/handler.hpp"
 
 #include "esr/log.hpp"
-#include "esr/payload/extract.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -47,6 +46,13 @@ Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& 
                  const ReadinessProbe& readiness)
     : config_(config), auth_(auth), sink_(sink), readiness_(readiness) {}
 
+boost::json::object Handler::ready_body(std::string_view status) const {
+    boost::json::object body{{"status", status}};
+    if (auto spool = sink_.spool_depth())
+        body["spool"] = {{"records", spool->records}, {"bytes", spool->bytes}};
+    return body;
+}
+
 std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const {
     std::string_view path = head.target;
     path = path.substr(0, path.find('?'));
@@ -63,11 +69,14 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
         if (m.route == Route::healthz) return json_response(200, {{"status", "ok"}});
         std::string reason = readiness_.not_ready_reason();
         if (!reason.empty()) {
-            auto r = json_response(503, {{"status", "not_ready"}, {"error", "not_ready"}, {"detail", reason}});
+            auto body = ready_body("not_ready");
+            body["error"] = "not_ready";
+            body["detail"] = reason;
+            auto r = json_response(503, body);
             r.headers.emplace_back("Retry-After", "5");
             return r;
         }
-        return json_response(200, {{"status", "ready"}});
+        return json_response(200, ready_body("ready"));
     }
 
     if (head.method != "POST") {
@@ -98,36 +107,15 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
 
 void Handler::on_body(const Intake& intake, std::string body, std::function<void(Response)> done) const {
     if (body.empty()) return done(error_response(400, "empty_body", "a delivery needs a JSON body"));
-    Delivery d;
-    d.declared_kind = intake.path_kind;
+    Delivery d = make_delivery(std::move(body), intake.path_kind, intake.path, config_);
     d.principal = intake.principal;
     d.remote_addr = intake.remote_addr;
-    d.path = intake.path;
-    std::optional<Response> refusal;
-    if (body.size() >= config_.large_body_bytes) {
-        // Parsed by the writer's large lane, streaming, off the network threads.
-        d.unparsed = true;
-        d.kind = intake.path_kind.value_or(Kind::unclassified);
-    } else try {
-        auto extracted = payload::extract_body(body, intake.path_kind);
-        if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-            d.rejected_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
-            refusal = error_response(400, "invalid_json", d.rejected_because);
-        } else {
-            d.records = std::move(std::get<payload::Extraction>(extracted));
-            d.kind = d.records.kind;
-        }
-    } catch (const payload::KindMismatch& e) {
-        d.rejected_because = std::string(e.what()) + ", yet it was posted to " + intake.path;
-        refusal = error_response(400, "kind_mismatch", d.rejected_because);
-    }
-    d.body_sha256 = sha256(body);
-    d.body = std::move(body);
-    if (refusal) {
+    if (!d.rejected_because.empty()) {
         // Kept for diagnosis before answering, whatever becomes of that write.
-        return sink_.submit(std::move(d), [done = std::move(done), r = std::move(*refusal)](StoreOutcome) { done(r); });
+        auto refusal = error_response(400, d.rejected_code, d.rejected_because);
+        return sink_.submit(std::move(d), [done = std::move(done), r = std::move(refusal)](StoreOutcome) { done(r); });
     }
-    if (d.kind == Kind::unclassified)
+    if (d.kind == Kind::unclassified && !d.unparsed)
         log::warning("unclassified delivery kept", {{"reason", d.records.reason}, {"remote_addr", d.remote_addr},
                                                     {"bytes", d.body.size()}});
     sink_.submit(std::move(d), [done = std::move(done)](StoreOutcome out) {
@@ -153,6 +141,15 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
                 return done(error_response(500, "store_failed", "the delivery was not stored: " + out.detail));
             case S::rejected:
                 return done(error_response(400, out.error_code, out.detail));
+            case S::spooled: {
+                auto r = json_response(202, {{"delivery_id", nullptr},
+                                             {"kind", to_string(out.kind)},
+                                             {"duplicate", false},
+                                             {"records", out.record_count},
+                                             {"spooled", true}});
+                r.kind = to_string(out.kind);
+                return done(std::move(r));
+            }
         }
     });
 }

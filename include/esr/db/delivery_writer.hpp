@@ -1,5 +1,6 @@
 #pragma once
 
+#include "esr/db/spool.hpp"
 #include "esr/delivery.hpp"
 
 #include <condition_variable>
@@ -21,6 +22,8 @@ namespace esr::db {
 /// Stores deliveries from a bounded queue on its own writer threads, each owning one connection,
 /// so no network thread ever waits on PostgreSQL. A writer takes whatever has queued (up to
 /// batch_max) and commits it in one transaction; each caller hears back after that commit.
+/// With a state directory, what PostgreSQL cannot take (unreachable, or the queue full) goes to the
+/// local spool instead, and a drainer replays the spool into PostgreSQL when it can.
 class DeliveryWriter final : public DeliverySink {
 public:
     explicit DeliveryWriter(const Config& config);
@@ -31,6 +34,7 @@ public:
     void stop();
 
     void submit(Delivery delivery, Callback done) override;
+    std::optional<SpoolDepth> spool_depth() const override;
 
 private:
     struct Pending {
@@ -46,6 +50,11 @@ private:
         std::condition_variable wake;
     };
     void run_writer(Lane& lane);
+    void run_drainer();
+    /// Drains one spool file; throws on database trouble (the file stays, to be drained again).
+    std::size_t drain(pqxx::connection_base& connection, const std::filesystem::path& file);
+    /// Durable in the spool, or unavailable with `why`.
+    void spool_or_refuse(Pending&& pending, const std::string& why);
     /// Commits `batch` and answers every caller; false when the connection is no longer usable.
     bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed = true);
 
@@ -55,6 +64,9 @@ private:
     Lane large_;
     bool stopping_ = false;
     std::vector<std::thread> writers_;
+    std::unique_ptr<Spool> spool_;
+    std::condition_variable drainer_wake_;
+    std::thread drainer_;
 };
 
 }  // namespace esr::db

@@ -4,6 +4,8 @@
 #include "esr/config.hpp"
 #include "esr/delivery.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -58,6 +60,8 @@ public:
                  std::function<void(Response)> done) const;
 
 private:
+    boost::json::object ready_body(std::string_view status) const;
+
     const Config& config_;
     const Authenticator& auth_;
     DeliverySink& sink_;
