@@ -185,6 +185,12 @@ int Daemon::terminate() {
     return status;
 }
 
+void Daemon::kill_hard() {
+    ::kill(pid_, SIGKILL);
+    wait_for(pid_);
+    pid_ = -1;
+}
+
 std::string Daemon::log() const { return read_file(log_); }
 
 std::string HttpResponse::header(const std::string& name) const {

@@ -48,6 +48,8 @@ public:
     ~Daemon();
     /// Sends SIGTERM and returns the exit status.
     int terminate();
+    /// SIGKILL: a crash, with no chance to clean up.
+    void kill_hard();
     bool running();
     std::string log() const;
     int pid() const { return pid_; }

@@ -1,0 +1,157 @@
+// Zero loss: what got a 2xx is in PostgreSQL in the end, whatever happened in between.
+#include "world.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace esr::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A PostgreSQL, a state directory for the spool, and a daemon that can be restarted.
+struct Site {
+    TempDir dir;
+    Postgres pg{dir.path / "pg"};
+    std::map<std::string, std::string> env = daemon_env(pg.url());
+    int port = free_port();
+    std::unique_ptr<Daemon> daemon;
+
+    Site() {
+        std::string out;
+        if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error(out);
+        start();
+    }
+    void start() {
+        daemon = start_daemon(port, env, dir.path, {"--state-dir", (dir.path / "state").string()});
+    }
+    HttpResponse get(const std::string& path) { return HttpClient(port).request("GET", path); }
+    HttpResponse post(const std::string& body) {
+        return HttpClient(port).request("POST", "/", body, {{"Authorization", bearer_new}});
+    }
+    std::uint64_t spooled() {
+        auto j = boost::json::parse(get("/readyz").body);
+        return j.at("spool").at("records").to_number<std::uint64_t>();
+    }
+    bool wait_drained(std::chrono::seconds limit) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            try {
+                if (get("/readyz").status == 200 && spooled() == 0) return true;
+            } catch (const std::exception&) {
+            }
+            std::this_thread::sleep_for(100ms);
+        }
+        return false;
+    }
+    long long stored(const std::string& sha_hex) {
+        pqxx::connection c(pg.url());
+        pqxx::nontransaction tx(c);
+        return tx.exec_params1("SELECT count(*) FROM eventsshop.deliveries WHERE body_sha256 = decode($1, 'hex')",
+                               sha_hex)[0].as<long long>();
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(zero_loss)
+
+BOOST_AUTO_TEST_CASE(deliveries_are_spooled_while_the_database_is_down_and_drained_after) {
+    Site site;
+    site.pg.stop();
+    const std::string body = R"({"eventId": 31337, "eventName": "Spooled", "city": "Bergen"})";
+    auto r = site.post(body);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    auto j = json_of(r);
+    BOOST_TEST(j.at("spooled").as_bool() == true);
+    BOOST_TEST(j.at("delivery_id").is_null());
+    BOOST_TEST(j.at("kind").as_string() == "eventsinfo");
+    unsigned ready = 0;
+    for (int i = 0; i < 50 && ready != 503; ++i, std::this_thread::sleep_for(100ms)) ready = site.get("/readyz").status;
+    BOOST_TEST(ready == 503u);
+    BOOST_TEST(site.spooled() == 1u);
+
+    // The spool survives a crash of the daemon, too.
+    site.daemon->kill_hard();
+    site.start();
+    BOOST_TEST(site.spooled() == 1u);
+
+    site.pg.start();
+    BOOST_TEST_REQUIRE(site.wait_drained(30s), site.daemon->log());
+    BOOST_TEST(site.stored(sha256_hex(body)) == 1);
+    pqxx::connection c(site.pg.url());
+    pqxx::nontransaction tx(c);
+    BOOST_TEST(tx.exec1("SELECT city FROM eventsshop.events WHERE event_id = 31337")[0].as<std::string>() == "Bergen");
+    BOOST_TEST(site.daemon->terminate() == 0);
+}
+
+// Under continuous load: the daemon killed with SIGKILL and restarted, PostgreSQL stopped for a
+// while and started again. Counted, not timed: every acknowledged body must be stored exactly once.
+BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_through_kills_and_database_outages) {
+    Site site;
+    std::atomic<bool> running{true};
+    std::mutex mutex;
+    std::set<std::string> acknowledged;
+    std::atomic<long> sent{0}, refused{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+        clients.emplace_back([&, t] {
+            for (long i = 0; running; ++i) {
+                std::string body = R"({"eventId": )" + std::to_string(t * 10'000'000 + i) +
+                                   R"(, "eventName": "Chaos", "city": "Lisbon"})";
+                ++sent;
+                try {
+                    auto r = site.post(body);
+                    if (r.status / 100 == 2) {
+                        std::lock_guard lock(mutex);
+                        acknowledged.insert(sha256_hex(body));
+                    } else {
+                        ++refused;
+                    }
+                } catch (const std::exception&) {
+                    ++refused;  // the daemon was killed mid-request: not acknowledged, nothing promised
+                    std::this_thread::sleep_for(20ms);
+                }
+            }
+        });
+    }
+    for (int round = 0; round < 3; ++round) {
+        std::this_thread::sleep_for(1500ms);
+        site.daemon->kill_hard();
+        site.start();
+    }
+    std::this_thread::sleep_for(500ms);
+    site.pg.stop();
+    std::this_thread::sleep_for(2s);  // meanwhile: spooled
+    site.daemon->kill_hard();         // and a crash while the spool holds deliveries
+    site.start();
+    std::this_thread::sleep_for(1s);
+    site.pg.start();
+    std::this_thread::sleep_for(1500ms);
+    running = false;
+    for (auto& c : clients) c.join();
+
+    BOOST_TEST_REQUIRE(site.wait_drained(60s), site.daemon->log());
+    BOOST_TEST_MESSAGE("sent " << sent << ", acknowledged " << acknowledged.size() << ", not acknowledged "
+                               << refused);
+    BOOST_TEST(acknowledged.size() > 100u);
+    long missing = 0;
+    pqxx::connection c(site.pg.url());
+    pqxx::nontransaction tx(c);
+    std::set<std::string> stored;
+    for (const auto& row : tx.exec("SELECT encode(body_sha256, 'hex') FROM eventsshop.deliveries"))
+        stored.insert(row[0].as<std::string>());
+    for (const auto& sha : acknowledged) missing += stored.count(sha) == 0;
+    BOOST_TEST(missing == 0);
+    BOOST_TEST(site.daemon->terminate() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
