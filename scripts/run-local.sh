@@ -40,6 +40,7 @@ if [ -z "${ESR_DATABASE_URL:-}" ]; then
 fi
 
 "$bin" migrate
+export ESR_STATE_DIR=${ESR_STATE_DIR:-$state/state}  # the spool, for while PostgreSQL is away
 
 listen=${ESR_LISTEN:-127.0.0.1:8080}
 cat <<MSG

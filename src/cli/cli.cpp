@@ -45,6 +45,16 @@ int fail_config(const ConfigError& e) {
     return 2;
 }
 
+/// A database the command cannot reach is a configuration error (exit status 2).
+std::unique_ptr<pqxx::connection> connect_for_command(const std::string& url) {
+    try {
+        return std::make_unique<pqxx::connection>(url);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        throw ConfigError("--database-url (ESR_DATABASE_URL)", "cannot connect: " + msg.substr(0, msg.find('\n')));
+    }
+}
+
 struct Loaded {
     LoadedConfig loaded;
     int exit_code = -1;  // >= 0 when the command is already done (help shown, error reported)
@@ -73,14 +83,7 @@ int run_migrate(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
-    std::unique_ptr<pqxx::connection> connection;
-    try {
-        connection = std::make_unique<pqxx::connection>(config.database_url);
-    } catch (const std::exception& e) {
-        std::string msg = e.what();
-        return fail_config(ConfigError("--database-url (ESR_DATABASE_URL)",
-                                       "cannot connect: " + msg.substr(0, msg.find('\n'))));
-    }
+    auto connection = connect_for_command(config.database_url);
     try {
         int applied = db::migrate(*connection);
         std::cout << "schema at version " << db::applied_schema_version(*connection) << " (" << applied
@@ -99,14 +102,7 @@ int run_reprocess(const std::vector<std::string>& args) {
                   "understands. Idempotent: run it after an upgrade that changes the mapping.",
                   args);
     if (l.exit_code >= 0) return l.exit_code;
-    std::unique_ptr<pqxx::connection> connection;
-    try {
-        connection = std::make_unique<pqxx::connection>(l.loaded.config.database_url);
-    } catch (const std::exception& e) {
-        std::string msg = e.what();
-        return fail_config(ConfigError("--database-url (ESR_DATABASE_URL)",
-                                       "cannot connect: " + msg.substr(0, msg.find('\n'))));
-    }
+    auto connection = connect_for_command(l.loaded.config.database_url);
     db::ReprocessFilter filter;
     if (l.loaded.reprocess_kind) filter.kind = kind_from_string(*l.loaded.reprocess_kind);
     filter.since = l.loaded.reprocess_since;
