@@ -64,9 +64,10 @@ std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base
 }
 
 std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,
-                                                std::int64_t record_count, const std::string& classification) {
+                                                std::int64_t record_count, const std::string& classification,
+                                                bool with_body) {
     auto r = tx.exec_prepared("insert_delivery", std::string(to_string(kind)),
-                              pqxx::binarystring(d.body.data(), d.body.size()), digest_of(d),
+                              pqxx::binarystring(d.body.data(), with_body ? d.body.size() : 0), digest_of(d),
                               static_cast<std::int64_t>(d.body.size()), d.remote_addr, d.principal, record_count,
                               d.declared_kind ? std::string(to_string(*d.declared_kind)) : std::string(),
                               classification);

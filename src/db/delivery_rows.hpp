@@ -36,9 +36,11 @@ struct NewDelivery {
 std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base& tx,
                                                           const std::vector<NewDelivery>& deliveries);
 
-/// Inserts the body as a new delivery; nothing when the same body is stored already.
+/// Inserts the body as a new delivery; nothing when the same body is stored already. Without
+/// `with_body` the row gets an empty body, for the caller to set before committing.
 std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,
-                                                std::int64_t record_count, const std::string& classification);
+                                                std::int64_t record_count, const std::string& classification,
+                                                bool with_body = true);
 
 /// The stored delivery with this body's hash, as a duplicate outcome; nothing if there is none.
 std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d);

@@ -7,6 +7,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <pqxx/binarystring>
 #include <pqxx/connection_base>
 #include <pqxx/nontransaction>
 #include <pqxx/stream_to>
@@ -62,8 +63,8 @@ constexpr const char* fill_late_envelope_defaults =
     " country = coalesce(country, NULLIF($5, ''))"
     " WHERE delivery_id = $1 AND (demand_id IS NULL OR hotel_code IS NULL OR city IS NULL OR country IS NULL)";
 
-constexpr const char* set_classification =
-    "UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4 WHERE id = $1";
+constexpr const char* complete_delivery =
+    "UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4, body = $5 WHERE id = $1";
 
 /// Demand rows straight from the parser into COPY, in the delivery's transaction.
 class CopyDemandRows final : public payload::DemandRowSink {
@@ -110,24 +111,25 @@ void prepare_large_delivery(pqxx::connection_base& c) {
     c.prepare("update_latest_from_delivery", update_latest_from_delivery);
     c.prepare("insert_latest_from_delivery", insert_latest_from_delivery);
     c.prepare("fill_late_envelope_defaults", fill_late_envelope_defaults);
-    c.prepare("set_classification", set_classification);
+    c.prepare("complete_delivery", complete_delivery);
 }
 
-StoreOutcome store_large_delivery(pqxx::connection_base& c, const Delivery& d) {
+StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
     using clock = std::chrono::steady_clock;
     auto ms_since = [](clock::time_point t) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
     };
     auto started = clock::now();
+    const auto bytes = d.body.size();
     std::optional<std::variant<payload::Extraction, payload::JsonSyntaxError>> extracted;
     std::string mismatch;
     {
         pqxx::work tx(c);
         if (auto dup = find_duplicate(tx, d)) return *dup;  // stored before, so it was valid then
         tx.exec("SET LOCAL work_mem = '64MB'");  // sort a city matrix's keys in memory
-        // The body first, so the rows can stream straight into hotel_demand with its id. Should the
-        // body turn out not to be JSON, the rollback takes both back.
-        auto inserted = insert_delivery(tx, d, d.kind, 0, "");
+        // The row first, so the demand rows can stream straight into hotel_demand with its id; the
+        // body itself goes last. Should the body turn out not to be JSON, the rollback takes all back.
+        auto inserted = insert_delivery(tx, d, d.kind, 0, "", false);
         if (!inserted) {  // another writer stored the same body meanwhile
             tx.abort();
             pqxx::work again(c);
@@ -159,11 +161,20 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, const Delivery& d) {
             }
             auto latest_ms = ms_since(step);
             write_typed_rows(tx, inserted->id, inserted->received_at, x);
-            tx.exec_prepared("set_classification", inserted->id, std::string(to_string(x.kind)),
-                             static_cast<std::int64_t>(x.record_count()), x.reason);
-            tx.commit();
+            {
+                pqxx::binarystring body(d.body.data(), d.body.size());
+                std::string().swap(d.body);  // libpqxx's copy is enough from here
+                try {
+                    tx.exec_prepared("complete_delivery", inserted->id, std::string(to_string(x.kind)),
+                                     static_cast<std::int64_t>(x.record_count()), x.reason, body);
+                    tx.commit();
+                } catch (...) {
+                    d.body = body.str();  // the caller may still spool it
+                    throw;
+                }
+            }
             log::info("large delivery stored", {{"delivery_id", inserted->id},
-                                                {"bytes", d.body.size()},
+                                                {"bytes", bytes},
                                                 {"records", x.record_count()},
                                                 {"body_ms", body_ms},
                                                 {"parse_and_copy_ms", parsed_ms},

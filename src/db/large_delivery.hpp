@@ -15,7 +15,10 @@ void prepare_large_delivery(pqxx::connection_base& connection);
 /// in one pass, streaming its demand rows through COPY into a staging table, then moves them into
 /// hotel_demand and hotel_demand_latest set-wise, all in the transaction that stores the body. A
 /// body that is not JSON or not its path's kind is kept in rejected_deliveries instead, and the
-/// outcome says why. Database errors propagate to the caller.
-StoreOutcome store_large_delivery(pqxx::connection_base& connection, const Delivery& delivery);
+/// outcome says why. Database errors propagate to the caller, with `delivery` as it came.
+///
+/// The body is sent last, after our copy of it is released: so at most two copies exist at once
+/// (libpqxx's parameter and libpq's send buffer), not three.
+StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery);
 
 }  // namespace esr::db
