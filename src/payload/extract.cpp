@@ -73,9 +73,10 @@ std::string clean_text(std::string_view in) {
 
 std::string normalize_key(std::string_view key) {
     std::string out;
+    out.reserve(key.size());
     for (char c : key) {
         if (c == '_' || c == '-' || c == ' ' || c == '.') continue;
-        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;  // ASCII only: keys are ASCII names
     }
     return out;
 }
