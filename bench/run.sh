@@ -29,7 +29,9 @@ trap cleanup EXIT
 url=$(scripts/pg.sh start "$work/pg")
 export ESR_DATABASE_URL=$url ESR_BEARER_TOKENS=bench-token ESR_BENCH_AUTH="Bearer bench-token"
 "$bin" migrate >/dev/null 2>&1
+port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port=$(( 30000 + RANDOM % 20000 ))
+until port_is_free "$port"; do port=$(( 30000 + RANDOM % 20000 )); done
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -38,7 +40,10 @@ now() { date +%s.%N; }
 start=$(now)
 "$bin" serve --listen "127.0.0.1:$port" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+  kill -0 "$daemon_pid" 2>/dev/null || { echo "the daemon did not start:"; cat "$work/daemon.log"; exit 1; }
+  sleep 0.005
+done
 ready=$(now)
 sleep 1
 idle_rss=$(rss_kb "$daemon_pid")

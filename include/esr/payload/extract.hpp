@@ -2,6 +2,7 @@
 
 #include "esr/payload/records.hpp"
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstddef>
@@ -48,7 +49,7 @@ public:
 /// Extraction::demand_defaults for the caller to fill in. Throws KindMismatch as extract() does,
 /// as soon as it knows.
 std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view body, std::optional<Kind> declared,
-                                                             DemandRowSink& sink);
+                                                             DemandRowSink& sink, boost::json::storage_ptr storage = {});
 
 /// extract_streaming with the rows kept in Extraction::demand (defaults filled in).
 std::variant<Extraction, JsonSyntaxError> extract_body(std::string_view body, std::optional<Kind> declared);
