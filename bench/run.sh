@@ -30,8 +30,8 @@ url=$(scripts/pg.sh start "$work/pg")
 export ESR_DATABASE_URL=$url ESR_BEARER_TOKENS=bench-token ESR_BENCH_AUTH="Bearer bench-token"
 "$bin" migrate >/dev/null 2>&1
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=$(( 30000 + RANDOM % 20000 ))
-until port_is_free "$port"; do port=$(( 30000 + RANDOM % 20000 )); done
+port=$(( 10000 + RANDOM % 10000 ))  # below the ephemeral range (32768-), where clients take ports
+until port_is_free "$port"; do port=$(( 10000 + RANDOM % 10000 )); done
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }

@@ -41,7 +41,7 @@ start)
   [ "$fast" = "--fast" ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   for attempt in $(seq 1 20); do
     # A restarted instance keeps its port, so clients configured with its URL find it again.
-    if [ "$attempt" -eq 1 ] && [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(( 20000 + (RANDOM % 20000) )); fi
+    if [ "$attempt" -eq 1 ] && [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(( 20000 + (RANDOM % 12000) )); fi  # below the ephemeral range (32768-)
     port_is_free "$port" || continue
     if as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "-p $port $opts" start >/dev/null; then
       echo "$port" >"$dir/port"
