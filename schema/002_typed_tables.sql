@@ -6,7 +6,11 @@
 ALTER TABLE eventsshop.deliveries
     ADD COLUMN record_count integer NOT NULL DEFAULT 0,
     ADD COLUMN declared_kind text CHECK (declared_kind IN ('eventsinfo', 'eventimpact', 'hoteldemand')),
-    ADD COLUMN classification text;
+    ADD COLUMN classification text,
+    ADD COLUMN latest_pending boolean NOT NULL DEFAULT false;
+CREATE INDEX deliveries_latest_pending_idx ON eventsshop.deliveries (id) WHERE latest_pending;
+COMMENT ON COLUMN eventsshop.deliveries.latest_pending IS
+    'True while this large demand delivery''s rows are in hotel_demand but not yet in hotel_demand_latest (brought up to date right after its commit).';
 COMMENT ON COLUMN eventsshop.deliveries.record_count IS 'How many typed rows the body yielded (events, impacts, demand rows, demand event records).';
 COMMENT ON COLUMN eventsshop.deliveries.declared_kind IS 'The kind named by the path it was posted to (/eventsinfo, ...), NULL when posted to the base path.';
 COMMENT ON COLUMN eventsshop.deliveries.classification IS 'Why the body was given its kind, in words.';

@@ -147,38 +147,60 @@ void DeliveryWriter::run_writer(Lane& lane) {
     std::unique_ptr<pqxx::connection> connection;
     auto retry_at = std::chrono::steady_clock::time_point{};
     auto backoff = std::chrono::milliseconds(100);
+    auto ensure_connection = [&] {
+        if (connection || std::chrono::steady_clock::now() < retry_at) return;
+        try {
+            connection = connect(config_, large ? "large writer" : "writer");
+            prepare_delivery_statements(*connection);
+            prepare_typed_statements(*connection);
+            if (large) prepare_large_delivery(*connection);
+            backoff = std::chrono::milliseconds(100);
+        } catch (const std::exception& e) {
+            connection.reset();
+            log::warning("database unreachable", {{"error", first_line(e.what())}});
+            retry_at = std::chrono::steady_clock::now() + backoff;
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        }
+    };
+    // The large lane keeps hotel_demand_latest up to date after each answer, and between
+    // deliveries retries what a crash or a lost connection left pending.
+    auto bring_latest_up_to_date = [&] {
+        if (!large || !connection) return;
+        try {
+            apply_pending_latest(*connection);
+        } catch (const std::exception& e) {
+            log::warning("hotel_demand_latest not brought up to date yet", {{"error", first_line(e.what())}});
+            connection.reset();
+        }
+    };
 
     for (;;) {
         std::vector<Pending> batch;
         {
             std::unique_lock lock(mutex_);
-            lane.wake.wait(lock, [&] { return stopping_ || !lane.queue.empty(); });
-            if (lane.queue.empty()) return;  // stopping, and nothing left to write
+            auto ready = [&] { return stopping_ || !lane.queue.empty(); };
+            if (large) lane.wake.wait_for(lock, config_.health_interval, ready);
+            else lane.wake.wait(lock, ready);
+            if (lane.queue.empty() && stopping_) return;  // nothing left to write
             while (!lane.queue.empty() && batch.size() < lane.batch_max) {
                 batch.push_back(std::move(lane.queue.front()));
                 lane.queue.pop_front();
             }
         }
-
-        if (!connection && std::chrono::steady_clock::now() >= retry_at) {
-            try {
-                connection = connect(config_, large ? "large writer" : "writer");
-                prepare_delivery_statements(*connection);
-                prepare_typed_statements(*connection);
-                if (large) prepare_large_delivery(*connection);
-                backoff = std::chrono::milliseconds(100);
-            } catch (const std::exception& e) {
-                connection.reset();
-                log::warning("database unreachable", {{"error", first_line(e.what())}});
-                retry_at = std::chrono::steady_clock::now() + backoff;
-                backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-            }
+        ensure_connection();
+        if (batch.empty()) {
+            bring_latest_up_to_date();
+            continue;
         }
         if (!connection) {
             for (auto& p : batch) spool_or_refuse(std::move(p), "the database is unreachable");
             continue;
         }
-        if (!write_batch(*connection, batch)) connection.reset();
+        if (!write_batch(*connection, batch)) {
+            connection.reset();
+            continue;
+        }
+        bring_latest_up_to_date();  // after the answer: the derived table need not hold it up
     }
 }
 

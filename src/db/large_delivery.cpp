@@ -10,6 +10,7 @@
 #include <pqxx/binarystring>
 #include <pqxx/connection_base>
 #include <pqxx/nontransaction>
+#include <pqxx/result>
 #include <pqxx/stream_to>
 #include <pqxx/transaction>
 
@@ -64,7 +65,14 @@ constexpr const char* fill_late_envelope_defaults =
     " WHERE delivery_id = $1 AND (demand_id IS NULL OR hotel_code IS NULL OR city IS NULL OR country IS NULL)";
 
 constexpr const char* complete_delivery =
-    "UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4, body = $5 WHERE id = $1";
+    "UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4, body = $5, "
+    "latest_pending = $6 WHERE id = $1";
+
+constexpr const char* pending_latest =
+    "SELECT id, received_at::text, (SELECT count(*) FROM eventsshop.hotel_demand h WHERE h.delivery_id = d.id) "
+    "FROM eventsshop.deliveries d WHERE latest_pending ORDER BY id";
+
+constexpr const char* clear_latest_pending = "UPDATE eventsshop.deliveries SET latest_pending = false WHERE id = $1";
 
 /// Demand rows straight from the parser into COPY, in the delivery's transaction.
 class CopyDemandRows final : public payload::DemandRowSink {
@@ -112,6 +120,8 @@ void prepare_large_delivery(pqxx::connection_base& c) {
     c.prepare("insert_latest_from_delivery", insert_latest_from_delivery);
     c.prepare("fill_late_envelope_defaults", fill_late_envelope_defaults);
     c.prepare("complete_delivery", complete_delivery);
+    c.prepare("pending_latest", pending_latest);
+    c.prepare("clear_latest_pending", clear_latest_pending);
 }
 
 StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
@@ -155,18 +165,16 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
                                      dd.demand_id ? std::to_string(*dd.demand_id) : std::string(),
                                      text_or_empty(dd.hotel_code), text_or_empty(dd.city), text_or_empty(dd.country));
                 }
-                auto updated = tx.exec_prepared("update_latest_from_delivery", inserted->id, inserted->received_at);
-                if (updated.affected_rows() < x.streamed_demand)
-                    tx.exec_prepared("insert_latest_from_delivery", inserted->id, inserted->received_at);
             }
-            auto latest_ms = ms_since(step);
+            auto defaults_ms = ms_since(step);
             write_typed_rows(tx, inserted->id, inserted->received_at, x);
             {
                 pqxx::binarystring body(d.body.data(), d.body.size());
                 std::string().swap(d.body);  // libpqxx's copy is enough from here
                 try {
                     tx.exec_prepared("complete_delivery", inserted->id, std::string(to_string(x.kind)),
-                                     static_cast<std::int64_t>(x.record_count()), x.reason, body);
+                                     static_cast<std::int64_t>(x.record_count()), x.reason, body,
+                                     x.streamed_demand > 0);
                     tx.commit();
                 } catch (...) {
                     d.body = body.str();  // the caller may still spool it
@@ -178,7 +186,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
                                                 {"records", x.record_count()},
                                                 {"body_ms", body_ms},
                                                 {"parse_and_copy_ms", parsed_ms},
-                                                {"latest_ms", latest_ms},
+                                                {"late_defaults_ms", defaults_ms},
                                                 {"total_ms", ms_since(started)}});
             return StoreOutcome::stored(inserted->id, x.kind, static_cast<std::int64_t>(x.record_count()));
         }
@@ -187,6 +195,31 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
     const auto& err = std::get<payload::JsonSyntaxError>(*extracted);
     return reject(c, d, "invalid_json",
                   "the body is not JSON: " + err.message + " at byte " + std::to_string(err.offset));
+}
+
+std::size_t apply_pending_latest(pqxx::connection_base& c) {
+    std::vector<std::tuple<std::int64_t, std::string, std::int64_t>> pending;
+    {
+        pqxx::read_transaction tx(c);
+        for (const auto& row : tx.exec_prepared("pending_latest"))
+            pending.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>());
+    }
+    for (const auto& [id, received_at, rows] : pending) {
+        auto started = std::chrono::steady_clock::now();
+        pqxx::work tx(c);
+        tx.exec("SET LOCAL work_mem = '64MB'");  // sort a city matrix's keys in memory
+        auto updated = tx.exec_prepared("update_latest_from_delivery", id, received_at);
+        if (updated.affected_rows() < static_cast<std::size_t>(rows))
+            tx.exec_prepared("insert_latest_from_delivery", id, received_at);
+        tx.exec_prepared("clear_latest_pending", id);
+        tx.commit();
+        log::info("hotel_demand_latest brought up to date",
+                  {{"delivery_id", id},
+                   {"rows", rows},
+                   {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                started).count()}});
+    }
+    return pending.size();
 }
 
 }  // namespace esr::db

@@ -21,4 +21,9 @@ void prepare_large_delivery(pqxx::connection_base& connection);
 /// (libpqxx's parameter and libpq's send buffer), not three.
 StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery);
 
+/// Brings hotel_demand_latest up to date with the large deliveries committed without it (their
+/// latest_pending flag), oldest first. The large lane runs this right after answering each one,
+/// and when it connects, so a crash in between is repaired. Returns how many it applied.
+std::size_t apply_pending_latest(pqxx::connection_base& connection);
+
 }  // namespace esr::db

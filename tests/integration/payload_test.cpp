@@ -7,6 +7,8 @@
 #include <pqxx/binarystring>
 #include <pqxx/nontransaction>
 
+#include <thread>
+
 using namespace esr::test;
 
 namespace {
@@ -19,11 +21,17 @@ struct Receiver {
     int port = free_port();
     std::unique_ptr<Daemon> daemon;
 
-    explicit Receiver(std::vector<std::string> extra = {}) {
+    std::vector<std::string> extra;
+
+    explicit Receiver(std::vector<std::string> extra_args = {}) : extra(std::move(extra_args)) {
         std::string out;
         if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error(out);
-        daemon = start_daemon(port, env, dir.path, std::move(extra));
+        daemon = start_daemon(port, env, dir.path, extra);
         instance = this;
+    }
+    void crash_and_restart() {
+        daemon->kill_hard();
+        daemon = start_daemon(port, env, dir.path, extra);
     }
     ~Receiver() { instance = nullptr; }
     static inline Receiver* instance = nullptr;
@@ -93,6 +101,15 @@ std::string content_snapshot() {
 }
 
 std::string small_lane_contents;  // what the first suite's samples gave, for the large lane to match
+
+// The large lane brings hotel_demand_latest up to date just after it answers.
+bool wait_latest_applied() {
+    for (int i = 0; i < 100; ++i) {
+        if (query1("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending") == "0") return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
 
 struct Sample {
     const char* file;
@@ -327,6 +344,7 @@ BOOST_AUTO_TEST_CASE(gives_the_same_rows_as_the_small_lane) {
         }
     }
     BOOST_TEST_REQUIRE(!small_lane_contents.empty());
+    BOOST_TEST_REQUIRE(wait_latest_applied());
     BOOST_TEST(content_snapshot() == small_lane_contents);
 }
 
@@ -346,6 +364,21 @@ BOOST_AUTO_TEST_CASE(duplicates_bad_json_and_mismatches_are_answered_as_on_the_s
     BOOST_TEST(json_of(mismatch).at("error").as_string() == "kind_mismatch");
     BOOST_TEST(count("rejected_deliveries") == before + 2);
     BOOST_TEST(count("hotel_demand") == 9);  // the refused body's staged row went with the rollback
+}
+
+BOOST_AUTO_TEST_CASE(latest_left_behind_by_a_crash_is_brought_up_to_date_at_start) {
+    BOOST_TEST_REQUIRE(wait_latest_applied());
+    auto before = query1("SELECT string_agg(t::text, ',' ORDER BY t::text) FROM eventsshop.hotel_demand_latest t");
+    {
+        // As if the daemon died between a large delivery's commit and its latest update.
+        auto c = connect();
+        pqxx::nontransaction tx(c);
+        tx.exec("DELETE FROM eventsshop.hotel_demand_latest");
+        tx.exec("UPDATE eventsshop.deliveries SET latest_pending = true WHERE kind = 'hoteldemand'");
+    }
+    receiver().crash_and_restart();
+    BOOST_TEST_REQUIRE(wait_latest_applied());
+    BOOST_TEST(query1("SELECT string_agg(t::text, ',' ORDER BY t::text) FROM eventsshop.hotel_demand_latest t") == before);
 }
 
 BOOST_AUTO_TEST_CASE(envelope_members_after_the_rows_still_reach_them) {
