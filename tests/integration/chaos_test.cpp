@@ -17,26 +17,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A PostgreSQL, a state directory for the spool, and a daemon that can be restarted.
-struct Site {
-    TempDir dir;
-    Postgres pg{dir.path / "pg"};
-    std::map<std::string, std::string> env = daemon_env(pg.url());
-    int port = free_port();
-    std::unique_ptr<Daemon> daemon;
-
-    Site() {
-        std::string out;
-        if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error(out);
-        start();
-    }
-    void start() {
-        daemon = start_daemon(port, env, dir.path, {"--state-dir", (dir.path / "state").string()});
-    }
-    HttpResponse get(const std::string& path) { return HttpClient(port).request("GET", path); }
-    HttpResponse post(const std::string& body) {
-        return HttpClient(port).request("POST", "/", body, {{"Authorization", bearer_new}});
-    }
+/// A site whose daemon keeps a spool.
+struct SpoolSite : Site {
+    SpoolSite() : Site({}, true) {}
+    HttpResponse post(const std::string& body) { return Site::post("/", body); }
     std::uint64_t spooled() {
         auto j = boost::json::parse(get("/readyz").body);
         return j.at("spool").at("records").to_number<std::uint64_t>();
@@ -65,7 +49,7 @@ struct Site {
 BOOST_AUTO_TEST_SUITE(zero_loss)
 
 BOOST_AUTO_TEST_CASE(deliveries_are_spooled_while_the_database_is_down_and_drained_after) {
-    Site site;
+    SpoolSite site;
     site.pg.stop();
     const std::string body = R"({"eventId": 31337, "eventName": "Spooled", "city": "Bergen"})";
     auto r = site.post(body);
@@ -80,8 +64,7 @@ BOOST_AUTO_TEST_CASE(deliveries_are_spooled_while_the_database_is_down_and_drain
     BOOST_TEST(site.spooled() == 1u);
 
     // The spool survives a crash of the daemon, too.
-    site.daemon->kill_hard();
-    site.start();
+    site.crash_and_restart();
     BOOST_TEST(site.spooled() == 1u);
 
     site.pg.start();
@@ -96,7 +79,7 @@ BOOST_AUTO_TEST_CASE(deliveries_are_spooled_while_the_database_is_down_and_drain
 // Under continuous load: the daemon killed with SIGKILL and restarted, PostgreSQL stopped for a
 // while and started again. Counted, not timed: every acknowledged body must be stored exactly once.
 BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_through_kills_and_database_outages) {
-    Site site;
+    SpoolSite site;
     std::atomic<bool> running{true};
     std::mutex mutex;
     std::set<std::string> acknowledged;
@@ -125,14 +108,12 @@ BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_through_kills_and_database_out
     }
     for (int round = 0; round < 3; ++round) {
         std::this_thread::sleep_for(1500ms);
-        site.daemon->kill_hard();
-        site.start();
+        site.crash_and_restart();
     }
     std::this_thread::sleep_for(500ms);
     site.pg.stop();
     std::this_thread::sleep_for(2s);  // meanwhile: spooled
-    site.daemon->kill_hard();         // and a crash while the spool holds deliveries
-    site.start();
+    site.crash_and_restart();  // and a crash while the spool holds deliveries
     std::this_thread::sleep_for(1s);
     site.pg.start();
     std::this_thread::sleep_for(1500ms);

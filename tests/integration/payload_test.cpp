@@ -13,26 +13,9 @@ using namespace esr::test;
 
 namespace {
 
-/// A PostgreSQL and daemon of this suite's own, so its row counts see no other test's deliveries.
-struct Receiver {
-    TempDir dir;
-    Postgres pg{dir.path / "pg"};
-    std::map<std::string, std::string> env = daemon_env(pg.url());
-    int port = free_port();
-    std::unique_ptr<Daemon> daemon;
-
-    std::vector<std::string> extra;
-
-    explicit Receiver(std::vector<std::string> extra_args = {}) : extra(std::move(extra_args)) {
-        std::string out;
-        if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error(out);
-        daemon = start_daemon(port, env, dir.path, extra);
-        instance = this;
-    }
-    void crash_and_restart() {
-        daemon->kill_hard();
-        daemon = start_daemon(port, env, dir.path, extra);
-    }
+/// A site of this suite's own, so its row counts see no other test's deliveries.
+struct Receiver : Site {
+    explicit Receiver(std::vector<std::string> extra_args = {}) : Site(std::move(extra_args)) { instance = this; }
     ~Receiver() { instance = nullptr; }
     static inline Receiver* instance = nullptr;
 };
@@ -44,9 +27,7 @@ struct LargeLaneReceiver : Receiver {
 
 Receiver& receiver() { return *Receiver::instance; }
 
-HttpResponse send(const std::string& path, const std::string& body) {
-    return HttpClient(receiver().port).request("POST", path, body, {{"Authorization", bearer_new}});
-}
+HttpResponse send(const std::string& path, const std::string& body) { return receiver().post(path, body); }
 
 pqxx::connection connect() { return pqxx::connection(receiver().pg.url()); }
 

@@ -265,16 +265,10 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
 
 // With a PostgreSQL and daemon of its own, as it stops the database under the daemon.
 BOOST_AUTO_TEST_CASE(readyz_turns_503_while_the_database_is_down_and_recovers) {
-    TempDir dir;
-    Postgres pg(dir.path / "pg");
-    auto env = daemon_env(pg.url());
-    std::string out;
-    BOOST_TEST_REQUIRE(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 0, out);
-    int port = free_port();
-    auto daemon = start_daemon(port, env, dir.path);
-    auto post_here = [&](const std::string& body) {
-        return HttpClient(port).request("POST", "/", body, {{"Authorization", bearer_new}});
-    };
+    Site site;  // no spool: with the database away, a delivery gets a 503
+    auto& pg = site.pg;
+    int port = site.port;
+    auto post_here = [&](const std::string& body) { return site.post("/", body); };
 
     BOOST_TEST_REQUIRE(HttpClient(port).request("GET", "/readyz").status == 200u);
     pg.stop();
@@ -305,8 +299,8 @@ BOOST_AUTO_TEST_CASE(readyz_turns_503_while_the_database_is_down_and_recovers) {
         if (stored != 202) std::this_thread::sleep_for(100ms);
     }
     BOOST_TEST(stored == 202u);
-    int exit_status = daemon->terminate();
-    BOOST_TEST(exit_status == 0, daemon->log());
+    int exit_status = site.daemon->terminate();
+    BOOST_TEST(exit_status == 0, site.daemon->log());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -40,21 +40,36 @@ std::unique_ptr<Daemon> start_daemon(int port, const std::map<std::string, std::
     throw std::runtime_error("daemon did not start: " + d->log());
 }
 
-World::World() {
+Site::Site(std::vector<std::string> extra_args, bool spool) : extra(std::move(extra_args)) {
+    if (spool) extra.insert(extra.end(), {"--state-dir", (dir.path / "state").string()});
     std::string out;
-    int status = run({ESR_DAEMON_PATH, "migrate"}, env, &out);
-    if (status != 0) throw std::runtime_error("migrate failed: " + out);
-    daemon = start_daemon(port, env, dir.path);
-    the_world = this;
+    if (run({ESR_DAEMON_PATH, "migrate"}, env, &out) != 0) throw std::runtime_error("migrate failed: " + out);
+    start();
 }
 
-World::~World() {
+Site::~Site() {
     if (daemon && daemon->running()) {
         int status = daemon->terminate();
         if (status != 0) BOOST_TEST_MESSAGE("daemon exited " << status << ":\n" << daemon->log());
     }
-    the_world = nullptr;
 }
+
+void Site::start() { daemon = start_daemon(port, env, dir.path, extra); }
+
+void Site::crash_and_restart() {
+    daemon->kill_hard();
+    start();
+}
+
+HttpResponse Site::get(const std::string& path) { return HttpClient(port).request("GET", path); }
+
+HttpResponse Site::post(const std::string& path, const std::string& body) {
+    return HttpClient(port).request("POST", path, body, {{"Authorization", bearer_new}});
+}
+
+World::World() { the_world = this; }
+
+World::~World() { the_world = nullptr; }
 
 World& world() { return *the_world; }
 

@@ -24,14 +24,28 @@ std::unique_ptr<Daemon> start_daemon(int port, const std::map<std::string, std::
 
 std::map<std::string, std::string> daemon_env(const std::string& database_url);
 
-struct World {
-    World();
-    ~World();
+/// A PostgreSQL and a migrated daemon of a test's own, for tests that count rows, stop the
+/// database or crash the daemon. With `spool`, the daemon keeps a spool in the site's directory.
+struct Site {
+    explicit Site(std::vector<std::string> extra = {}, bool spool = false);
+    ~Site();
+    void start();
+    void crash_and_restart();
+    HttpResponse get(const std::string& path);
+    HttpResponse post(const std::string& path, const std::string& body);
+
     TempDir dir;
     Postgres pg{dir.path / "pg"};
-    int port = free_port();
     std::map<std::string, std::string> env = daemon_env(pg.url());
+    int port = free_port();
+    std::vector<std::string> extra;
     std::unique_ptr<Daemon> daemon;
+};
+
+/// The site most tests share, started once per test module.
+struct World : Site {
+    World();
+    ~World();
 };
 
 World& world();
