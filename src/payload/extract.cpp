@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 namespace esr::payload {
 namespace json = boost::json;
@@ -346,28 +347,57 @@ bool named(std::string_view key, const std::vector<std::string_view>& names) {
     return std::find(names.begin(), names.end(), key) != names.end();
 }
 
+struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+/// The normalized spelling of a key, folded once per thread: records repeat the same few keys
+/// thousands of times. Nothing when the cache is full (then the caller folds the key itself).
+std::optional<std::string_view> cached_normalized(std::string_view key) {
+    thread_local std::unordered_map<std::string, std::string, KeyHash, std::equal_to<>> seen;
+    if (auto it = seen.find(key); it != seen.end()) return std::string_view(it->second);
+    if (seen.size() >= 4096) return std::nullopt;  // never cleared: views of it may be alive
+    return std::string_view(seen.emplace(std::string(key), normalize_key(key)).first->second);
+}
+
 /// Looks a record's members up by normalized name.
 class View {
 public:
+    struct Member {
+        std::string_view key;  // normalized
+        const json::key_value_pair* member;
+        std::string owned;  // the normalized key, when the cache could not hold it
+    };
+
     explicit View(const json::object& o) : object_(o) {
-        for (const auto& m : o) keys_.emplace_back(normalize_key(m.key()), &m);
+        keys_.reserve(o.size());  // no reallocation: `key` may point into `owned`
+        for (const auto& m : o) {
+            auto& entry = keys_.emplace_back(Member{{}, &m, {}});
+            if (auto k = cached_normalized(m.key())) {
+                entry.key = *k;
+            } else {
+                entry.owned = normalize_key(m.key());
+                entry.key = entry.owned;
+            }
+        }
     }
     const json::value* find(const std::vector<std::string_view>& names) const {
-        for (const auto& [k, m] : keys_)
-            if (named(k, names)) return &m->value();
+        for (const auto& m : keys_)
+            if (named(m.key, names)) return &m.member->value();
         return nullptr;
     }
     bool has_scalar(const std::vector<std::string_view>& names) const {
-        for (const auto& [k, m] : keys_)
-            if (named(k, names) && !m->value().is_structured()) return true;
+        for (const auto& m : keys_)
+            if (named(m.key, names) && !m.member->value().is_structured()) return true;
         return false;
     }
-    const std::vector<std::pair<std::string, const json::key_value_pair*>>& members() const { return keys_; }
+    const std::vector<Member>& members() const { return keys_; }
     const json::object& object() const { return object_; }
 
 private:
     const json::object& object_;
-    std::vector<std::pair<std::string, const json::key_value_pair*>> keys_;
+    std::vector<Member> keys_;
 };
 
 void note_uncoerced(json::object& extra, std::string_view key, const json::value& v) {
@@ -380,7 +410,7 @@ void note_uncoerced(json::object& extra, std::string_view key, const json::value
 template <class Record>
 void apply(const View& view, const std::vector<Rule<Record>>& rules, Record& record,
            const std::vector<std::string_view>& consumed = {}) {
-    for (const auto& [key, member] : view.members()) {
+    for (const auto& [key, member, owned] : view.members()) {
         const json::value& v = member->value();
         const Rule<Record>* rule = nullptr;
         for (const auto& r : rules)
@@ -444,7 +474,7 @@ bool is_event(const View& v) { return v.has_scalar(event_id_names) || v.has_scal
 
 /// The member holding a per-date impact series ({"impact": [{"date": ..., "impactScore": ...}]}).
 const json::array* impact_series(const View& v) {
-    for (const auto& [key, member] : v.members()) {
+    for (const auto& [key, member, owned] : v.members()) {
         if (!named(key, impact_series_names) || !member->value().is_array()) continue;
         const auto& a = member->value().get_array();
         bool all = !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& e) {
@@ -526,7 +556,7 @@ public:
         auto date = d ? to_date(*d) : Coerced<std::string>{};
         if (!event_id || !date.value) return;
         const json::value* s = nullptr;
-        for (const auto& [key, member] : row.members())
+        for (const auto& [key, member, owned] : row.members())
             if (named(key, impact_score_names) && !member->value().is_structured()) s = &member->value();
         ImpactRecord r{*event_id, *date.value, s ? to_real(*s).value : std::nullopt};
         auto [it, fresh] = impact_index_.try_emplace({r.event_id, r.impact_date}, out_.impacts.size());
