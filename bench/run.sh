@@ -49,6 +49,7 @@ sleep 1
 idle_rss=$(rss_kb "$daemon_pid")
 
 wrk -t2 -c64 -d"${seconds}s" --latency -s bench/small-delivery.lua "http://127.0.0.1:$port/" >"$work/wrk.out"
+[ -n "${ESR_BENCH_VERBOSE:-}" ] && cat "$work/wrk.out"
 rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.out")
 p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
 p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
