@@ -36,6 +36,14 @@ Authenticator::Digest sha256(std::string_view bytes) {
     return d;
 }
 
+std::string encode_base64(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
 std::optional<std::string> decode_base64(std::string_view text) {
     if (text.empty() || text.size() % 4 != 0) return std::nullopt;
     std::size_t padding = 0;

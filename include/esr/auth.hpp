@@ -31,6 +31,8 @@ private:
     std::vector<Digest> bearer_digests_;
 };
 
+std::string encode_base64(std::string_view bytes);
+
 /// Strict base64 (RFC 4648, padded): nothing on bad length, bad characters or misplaced '='.
 std::optional<std::string> decode_base64(std::string_view text);
 

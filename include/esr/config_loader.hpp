@@ -3,6 +3,7 @@
 #include "esr/config.hpp"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,7 +11,7 @@
 namespace esr {
 
 /// The subcommands that read the daemon's configuration.
-enum class Command { serve, migrate, check_config, reprocess };
+enum class Command { serve, migrate, check_config, reprocess, simulate };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string& name)>;
 GetEnv process_environment();
@@ -20,9 +21,8 @@ struct LoadedConfig {
     bool help = false;         // --help was asked: print help_text, do nothing else
     std::string help_text;
     std::string config_file;   // the file read, if any
-    // reprocess only
-    std::optional<std::string> reprocess_kind;
-    std::optional<std::string> reprocess_since;
+    // The subcommand's own options (reprocess: kind, since; simulate: url, auth, ...), as given.
+    std::map<std::string, std::string> command_options;
 };
 
 /// Reads flags (`args`, without the program and subcommand names), then the environment, then the

@@ -9,10 +9,14 @@
 #include "esr/http/handler.hpp"
 #include "esr/http/server.hpp"
 #include "esr/log.hpp"
+#include "esr/sim/simulate.hpp"
 
 #include <pqxx/connection>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -35,6 +39,7 @@ const char* usage =
     "  migrate        create or upgrade the database schema\n"
     "  check-config   validate the configuration and print the effective values\n"
     "  reprocess      derive the typed tables again from the stored bodies\n"
+    "  simulate       send EventsShop-like deliveries to a receiver (demos, tests, load)\n"
     "\n"
     "Options:\n"
     "  -h, --help     show this help (COMMAND --help shows the command's options)\n"
@@ -104,8 +109,9 @@ int run_reprocess(const std::vector<std::string>& args) {
     if (l.exit_code >= 0) return l.exit_code;
     auto connection = connect_for_command(l.loaded.config.database_url);
     db::ReprocessFilter filter;
-    if (l.loaded.reprocess_kind) filter.kind = kind_from_string(*l.loaded.reprocess_kind);
-    filter.since = l.loaded.reprocess_since;
+    const auto& options = l.loaded.command_options;
+    if (options.count("kind")) filter.kind = kind_from_string(options.at("kind"));
+    if (options.count("since")) filter.since = options.at("since");
     auto last_report = std::chrono::steady_clock::now();
     auto line = [](const db::ReprocessProgress& p) {
         return std::to_string(p.done) + "/" + std::to_string(p.total) + " deliveries, " +
@@ -124,6 +130,77 @@ int run_reprocess(const std::vector<std::string>& args) {
         std::cerr << program << ": reprocess failed: " << e.what() << "\n";
         return 1;
     }
+}
+
+int run_simulate(const std::vector<std::string>& args) {
+    auto l = load(Command::simulate, "simulate",
+                  "Sends EventsShop-like deliveries to a receiver with the credentials the daemon is\n"
+                  "configured to accept (same environment and config file): the files given, or bodies\n"
+                  "generated from a seed. Prints a summary; exit status 1 if any delivery was not\n"
+                  "acknowledged (2xx).",
+                  args);
+    if (l.exit_code >= 0) return l.exit_code;
+    const Config& config = l.loaded.config;
+    const auto& o = l.loaded.command_options;
+    auto option = [&](const char* name, const char* fallback) { return o.count(name) ? o.at(name) : std::string(fallback); };
+    auto number = [&](const char* name, const char* fallback, std::uint64_t min, std::uint64_t max) {
+        std::string text = option(name, fallback);
+        std::uint64_t v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
+            throw ConfigError(std::string("--") + name, "'" + text + "' is not a whole number in [" +
+                                                            std::to_string(min) + ", " + std::to_string(max) + "]");
+        return v;
+    };
+
+    sim::SimulateOptions s;
+    try {
+        s.target = sim::parse_url(option("url", "http://127.0.0.1:8080/"));
+    } catch (const std::invalid_argument& e) {
+        return fail_config(ConfigError("--url", e.what()));
+    }
+    const std::string auth = option("auth", config.bearer_tokens.empty() ? "basic" : "bearer");
+    if (auth == "bearer") {
+        if (config.bearer_tokens.empty()) return fail_config(ConfigError("ESR_BEARER_TOKENS", "not set, but --auth is bearer"));
+        s.authorization = "Bearer " + config.bearer_tokens.front();
+    } else if (auth == "basic") {
+        if (config.basic_user.empty()) return fail_config(ConfigError("--basic-user (ESR_BASIC_USER)", "not set, but --auth is basic"));
+        s.authorization = "Basic " + encode_base64(config.basic_user + ":" + config.basic_password);
+    } else {
+        return fail_config(ConfigError("--auth", "'" + auth + "' is not basic or bearer"));
+    }
+    if (o.count("file")) {
+        std::filesystem::path p = o.at("file");
+        std::error_code ec;
+        if (std::filesystem::is_directory(p, ec)) {
+            for (const auto& e : std::filesystem::directory_iterator(p))
+                if (e.is_regular_file()) s.files.push_back(e.path());
+            std::sort(s.files.begin(), s.files.end());
+        } else if (std::filesystem::is_regular_file(p, ec)) {
+            s.files.push_back(p);
+        }
+        if (s.files.empty()) return fail_config(ConfigError("--file", "no file to send at '" + p.string() + "'"));
+    }
+    s.kind = kind_from_string(option("kind", "eventsinfo")).value_or(Kind::eventsinfo);
+    s.count = number("count", "1", 1, 100'000'000);
+    s.concurrency = static_cast<unsigned>(number("concurrency", "4", 1, 1024));
+    s.hotels = static_cast<unsigned>(number("hotels", "20", 1, 100'000));
+    s.days = static_cast<unsigned>(number("days", "30", 1, 3660));
+    s.seed = number("seed", "1", 0, UINT64_MAX);
+
+    auto total = s.files.empty() ? s.count : s.files.size();
+    auto report = sim::simulate(s, [&](const sim::SimulateReport& r) {
+        std::cerr << "simulate: " << r.sent << "/" << total << " sent, " << r.acknowledged << " acknowledged, "
+                  << static_cast<std::uint64_t>(r.sent / std::max(r.seconds, 1e-9)) << "/s\n";
+    });
+    std::cout << "sent " << report.sent << " deliveries (" << report.bytes << " bytes) in " << report.seconds
+              << " s: " << static_cast<std::uint64_t>(report.sent / std::max(report.seconds, 1e-9))
+              << " deliveries/s\nstatus:";
+    for (const auto& [status, n] : report.statuses) std::cout << " " << status << " x" << n;
+    if (report.failed) std::cout << " no answer x" << report.failed;
+    std::cout << "\nlatency: p50 " << report.p50.count() / 1000.0 << " ms, p99 " << report.p99.count() / 1000.0
+              << " ms\nacknowledged " << report.acknowledged << " of " << report.sent << "\n";
+    return report.acknowledged == report.sent ? 0 : 1;
 }
 
 int run_check_config(const std::vector<std::string>& args) {
@@ -187,6 +264,7 @@ int run(int argc, char** argv) {
         if (command == "migrate") return run_migrate(args);
         if (command == "check-config") return run_check_config(args);
         if (command == "reprocess") return run_reprocess(args);
+        if (command == "simulate") return run_simulate(args);
     } catch (const ConfigError& e) {
         return fail_config(e);
     } catch (const std::exception& e) {

@@ -144,12 +144,26 @@ std::optional<std::string> find_secret(const Sources& s, const std::string& env,
     return std::nullopt;
 }
 
+void apply_credentials(Config& c, const Sources& s) {
+    if (auto v = s.get("basic-user")) c.basic_user = *v;
+    if (auto pw = find_secret(s, "ESR_BASIC_PASSWORD", "basic-password-file", "basic-password")) c.basic_password = *pw;
+    if (auto t = find_secret(s, "ESR_BEARER_TOKENS", "bearer-tokens-file", "bearer-tokens")) c.bearer_tokens = split_tokens(*t);
+
+    if (c.basic_user.find(':') != std::string::npos)
+        throw ConfigError(setting_name("basic-user"), "must not contain ':'");
+    if (!c.basic_user.empty() && c.basic_password.empty())
+        throw ConfigError("ESR_BASIC_PASSWORD", "not set, but --basic-user is");
+    if (c.basic_user.empty() && !c.basic_password.empty())
+        throw ConfigError(setting_name("basic-user"), "not set, but a Basic password is");
+}
+
 void apply(Config& c, const Sources& s, Command command) {
     if (auto v = s.get("log-level")) {
         if (*v != "debug" && *v != "info" && *v != "warning" && *v != "error")
             throw ConfigError(setting_name("log-level"), "'" + *v + "' is not debug, info, warning or error");
         c.log_level = *v;
     }
+    if (command == Command::simulate) return apply_credentials(c, s);
     if (auto v = s.get("database-url")) c.database_url = *v;
     auto unsigned_option = [&](const char* name, auto& field, std::uint64_t min, std::uint64_t max) {
         if (auto v = s.get(name)) field = static_cast<std::remove_reference_t<decltype(field)>>(parse_unsigned(*v, name, min, max));
@@ -191,16 +205,7 @@ void apply(Config& c, const Sources& s, Command command) {
     duration_option("idle-timeout", c.idle_timeout);
     duration_option("shutdown-grace", c.shutdown_grace);
 
-    if (auto v = s.get("basic-user")) c.basic_user = *v;
-    if (auto pw = find_secret(s, "ESR_BASIC_PASSWORD", "basic-password-file", "basic-password")) c.basic_password = *pw;
-    if (auto t = find_secret(s, "ESR_BEARER_TOKENS", "bearer-tokens-file", "bearer-tokens")) c.bearer_tokens = split_tokens(*t);
-
-    if (c.basic_user.find(':') != std::string::npos)
-        throw ConfigError(setting_name("basic-user"), "must not contain ':'");
-    if (!c.basic_user.empty() && c.basic_password.empty())
-        throw ConfigError("ESR_BASIC_PASSWORD", "not set, but --basic-user is");
-    if (c.basic_user.empty() && !c.basic_password.empty())
-        throw ConfigError(setting_name("basic-user"), "not set, but a Basic password is");
+    apply_credentials(c, s);
     if (!c.has_credentials())
         throw ConfigError("credentials", "none configured: set --basic-user with ESR_BASIC_PASSWORD, "
                                          "or ESR_BEARER_TOKENS");
@@ -263,8 +268,25 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
 
 LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {
     po::options_description visible;
-    visible.add(general_options()).add(database_options());
+    visible.add(general_options());
+    if (command != Command::simulate) visible.add(database_options());
     if (command == Command::serve || command == Command::check_config) visible.add(http_options());
+    if (command == Command::simulate) {
+        po::options_description sim("Simulate");
+        sim.add_options()
+            ("url", po::value<std::string>(), "the receiver's URL [http://127.0.0.1:8080/]")
+            ("auth", po::value<std::string>(), "basic or bearer: which of the daemon's credentials to present "
+                                               "[bearer if a token is configured]")
+            ("basic-user", po::value<std::string>(), "Basic user (the password from ESR_BASIC_PASSWORD[_FILE])")
+            ("file", po::value<std::string>(), "send this body, or every file in this directory, once each")
+            ("kind", po::value<std::string>(), "generate bodies of this kind: eventsinfo, eventimpact, hoteldemand")
+            ("count", po::value<std::string>(), "how many generated deliveries [1]")
+            ("concurrency", po::value<std::string>(), "connections sending at once [4]")
+            ("hotels", po::value<std::string>(), "hoteldemand: hotels in the city matrix [20]")
+            ("days", po::value<std::string>(), "hoteldemand: days in the city matrix [30]")
+            ("seed", po::value<std::string>(), "seed for generated bodies: the same seed, the same bodies [1]");
+        visible.add(sim);
+    }
     if (command == Command::reprocess) {
         po::options_description r("Reprocess");
         r.add_options()
@@ -321,14 +343,10 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
         loaded.config_file = *file;
     }
     apply(loaded.config, sources, command);
-    if (command == Command::reprocess) {
-        if (auto k = sources.get("kind")) {
-            if (!kind_from_string(*k))
-                throw ConfigError("--kind", "'" + *k + "' is not eventsinfo, eventimpact, hoteldemand or unclassified");
-            loaded.reprocess_kind = *k;
-        }
-        loaded.reprocess_since = sources.get("since");
-    }
+    for (const char* name : {"kind", "since", "url", "auth", "file", "count", "concurrency", "hotels", "days", "seed"})
+        if (auto v = sources.get(name)) loaded.command_options[name] = *v;
+    if (auto k = sources.get("kind"); k && !kind_from_string(*k))
+        throw ConfigError("--kind", "'" + *k + "' is not eventsinfo, eventimpact, hoteldemand or unclassified");
     return loaded;
 }
 

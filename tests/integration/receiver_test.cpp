@@ -252,6 +252,49 @@ BOOST_AUTO_TEST_CASE(concurrent_senders_are_group_committed_without_duplicates) 
     BOOST_TEST(shared[3].as<bool>());
 }
 
+BOOST_AUTO_TEST_CASE(simulate_sends_generated_deliveries_and_reports_them) {
+    auto impacts_before = count_rows("eventsshop.event_impacts");
+    std::string out;
+    const std::string url = "http://127.0.0.1:" + std::to_string(world().port) + "/";
+    int status = run({ESR_DAEMON_PATH, "simulate", "--url", url, "--kind", "eventimpact", "--count", "5", "--seed", "7"},
+                     world().env, &out);
+    BOOST_TEST(status == 0, out);
+    BOOST_TEST(out.find("status: 202 x5") != std::string::npos, out);
+    BOOST_TEST(out.find("acknowledged 5 of 5") != std::string::npos, out);
+    BOOST_TEST(count_rows("eventsshop.event_impacts") == impacts_before + 25);
+
+    // The same seed gives the same bodies: duplicates, still acknowledged.
+    status = run({ESR_DAEMON_PATH, "simulate", "--url", url, "--kind", "eventimpact", "--count", "5", "--seed", "7",
+                  "--auth", "basic"}, world().env, &out);
+    BOOST_TEST(status == 0, out);
+    BOOST_TEST(out.find("status: 200 x5") != std::string::npos, out);
+
+    // Files, and a demand matrix.
+    TempDir bodies;
+    std::filesystem::copy(std::filesystem::path(ESR_FIXTURES_DIR) / "status-notification.json", bodies.path / "a.json");
+    std::filesystem::copy(std::filesystem::path(ESR_FIXTURES_DIR) / "eventimpact-rows.json", bodies.path / "b.json");
+    status = run({ESR_DAEMON_PATH, "simulate", "--url", url, "--file", bodies.path.string()}, world().env, &out);
+    BOOST_TEST(status == 0, out);
+    BOOST_TEST(out.find("sent 2 deliveries") != std::string::npos, out);
+    auto demand_before = count_rows("eventsshop.hotel_demand");
+    status = run({ESR_DAEMON_PATH, "simulate", "--url", url, "--kind", "hoteldemand", "--hotels", "3", "--days", "4",
+                  "--count", "2", "--seed", "11"}, world().env, &out);
+    BOOST_TEST(status == 0, out);
+    BOOST_TEST(count_rows("eventsshop.hotel_demand") == demand_before + 24);
+}
+
+BOOST_AUTO_TEST_CASE(simulate_exits_1_when_deliveries_are_not_acknowledged) {
+    auto env = world().env;
+    env["ESR_BEARER_TOKENS"] = "not-the-token";
+    std::string out;
+    int status = run({ESR_DAEMON_PATH, "simulate", "--url", "http://127.0.0.1:" + std::to_string(world().port) + "/",
+                      "--count", "3"}, env, &out);
+    BOOST_TEST(status == 1, out);
+    BOOST_TEST(out.find("401 x3") != std::string::npos, out);
+    BOOST_TEST(run({ESR_DAEMON_PATH, "simulate", "--url", "ftp://x/"}, world().env, &out) == 2);
+    BOOST_TEST(out.find("--url") != std::string::npos, out);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     int port = free_port();
     auto d = start_daemon(port, world().env, world().dir.path, {"--shutdown-grace", "5s"});
