@@ -20,6 +20,7 @@ Match match_path(std::string_view path, std::string_view base) {
     if (path == "/readyz") return {Route::readyz, {}};
     if (path.substr(0, base.size()) != base) return {};
     std::string_view rest = path.substr(base.size());
+    if (!rest.empty() && rest.front() != '/') return {};  // "/eventsshopx" is not under "/eventsshop"
     if (rest.empty() || rest == "/") return {Route::delivery, {}};
     if (rest == "/healthz") return {Route::healthz, {}};
     if (rest == "/readyz") return {Route::readyz, {}};

@@ -108,6 +108,7 @@ BOOST_AUTO_TEST_CASE(paths_name_the_kind_and_base_path_is_honoured) {
     config.base_path = "/eventsshop";
     BOOST_TEST(header_answer(post("/")).status == 404u);
     BOOST_TEST(header_answer(post("/eventsshopx")).status == 404u);
+    BOOST_TEST(header_answer(post("/eventsshopeventsinfo")).status == 404u);
     BOOST_TEST(!intake(post("/eventsshop")).path_kind);
     BOOST_TEST((*intake(post("/eventsshop/eventsinfo")).path_kind == Kind::eventsinfo));
     BOOST_TEST(header_answer({"GET", "/eventsshop/healthz", "", {}, ""}).status == 200u);
