@@ -6,6 +6,7 @@
 #include "esr/db/migrations.hpp"
 #include "esr/db/readiness_monitor.hpp"
 #include "esr/db/reprocess.hpp"
+#include "esr/http/client.hpp"
 #include "esr/http/handler.hpp"
 #include "esr/http/server.hpp"
 #include "esr/log.hpp"
@@ -155,7 +156,7 @@ int run_simulate(const std::vector<std::string>& args) {
 
     sim::SimulateOptions s;
     try {
-        s.target = sim::parse_url(option("url", "http://127.0.0.1:8080/"));
+        s.target = http::parse_url(option("url", "http://127.0.0.1:8080/"));
     } catch (const std::invalid_argument& e) {
         return fail_config(ConfigError("--url", e.what()));
     }

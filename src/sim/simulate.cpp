@@ -1,11 +1,5 @@
-// A stand-in for EventsShop's sender: the second (and last) translation unit that includes Beast.
+// A stand-in for EventsShop's sender.
 #include "esr/sim/simulate.hpp"
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -18,11 +12,6 @@
 
 namespace esr::sim {
 namespace {
-
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = net::ip::tcp;
 
 const char* const cities[] = {"Barcelona", "Paris", "Lisbon", "New York", "Wilmington", "Quilmes", "Berlin", "Oslo"};
 const char* const countries[] = {"Spain", "France", "Portugal", "United States", "United States", "Argentina",
@@ -50,51 +39,6 @@ std::string event_fields(std::mt19937_64& random, std::uint64_t event_id, int st
       << 1 + random() % 5;
     return o.str();
 }
-
-/// One keep-alive connection; reconnects after an error.
-class Connection {
-public:
-    explicit Connection(const Target& target) : target_(target) {}
-
-    /// The status, or nothing when no answer came.
-    std::optional<unsigned> post(const std::string& body, const std::string& authorization) {
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            try {
-                if (!socket_.is_open()) {
-                    tcp::resolver resolver(ioc_);
-                    net::connect(socket_, resolver.resolve(target_.host, target_.port));
-                }
-                bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_.path, 11};
-                req.set(bhttp::field::host, target_.host);
-                req.set(bhttp::field::user_agent, "eventsshop-receiver simulate");
-                req.set(bhttp::field::content_type, "application/json");
-                if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
-                req.body() = body;
-                req.prepare_payload();
-                bhttp::write(socket_, req);
-                bhttp::response<bhttp::string_body> res;
-                bhttp::read(socket_, buffer_, res);
-                if (!res.keep_alive()) close();
-                return res.result_int();
-            } catch (const std::exception&) {
-                close();  // a kept-alive connection the server closed: try once more on a new one
-            }
-        }
-        return std::nullopt;
-    }
-
-private:
-    void close() {
-        boost::system::error_code ec;
-        socket_.close(ec);
-        buffer_.clear();
-    }
-
-    const Target& target_;
-    net::io_context ioc_;
-    tcp::socket socket_{ioc_};
-    beast::flat_buffer buffer_;
-};
 
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -139,30 +83,6 @@ std::string generate_body(Kind kind, std::uint64_t seed, std::uint64_t index, un
     return "{}";
 }
 
-Target parse_url(const std::string& url) {
-    const std::string scheme = "http://";
-    if (url.rfind("https://", 0) == 0)
-        throw std::invalid_argument("https is not supported by simulate yet: use the daemon's plain-HTTP address");
-    if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("'" + url + "' is not an http:// URL");
-    std::string rest = url.substr(scheme.size());
-    auto slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    Target t;
-    t.path = slash == std::string::npos ? "/" : rest.substr(slash);
-    if (!authority.empty() && authority.front() == '[') {
-        auto close = authority.find(']');
-        if (close == std::string::npos) throw std::invalid_argument("'" + url + "' has an unclosed [");
-        t.host = authority.substr(1, close - 1);
-        t.port = close + 1 < authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "80";
-    } else {
-        auto colon = authority.rfind(':');
-        t.host = authority.substr(0, colon);
-        t.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-    }
-    if (t.host.empty()) throw std::invalid_argument("'" + url + "' names no host");
-    return t;
-}
-
 SimulateReport simulate(const SimulateOptions& options,
                         const std::function<void(const SimulateReport&)>& progress) {
     const std::uint64_t total = options.files.empty() ? options.count : options.files.size();
@@ -174,13 +94,20 @@ SimulateReport simulate(const SimulateOptions& options,
     auto started = std::chrono::steady_clock::now();
 
     auto worker = [&] {
-        Connection connection(options.target);
+        http::Client client({options.ca_file, std::chrono::seconds(120)});
+        const std::vector<std::pair<std::string, std::string>> headers{
+            {"Authorization", options.authorization}, {"Content-Type", "application/json"}};
         for (std::uint64_t i; (i = next++) < total;) {
             std::string body = options.files.empty()
                                    ? generate_body(options.kind, options.seed, i, options.hotels, options.days)
                                    : read_file(options.files[i]);
             auto t0 = std::chrono::steady_clock::now();
-            auto status = connection.post(body, options.authorization);
+            std::optional<unsigned> status;
+            try {
+                status = client.request("POST", options.target, headers, body).status;
+            } catch (const http::ClientError&) {
+                // no answer: counted below
+            }
             auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
             std::lock_guard lock(mutex);
             ++report.sent;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "esr/http/client.hpp"
 #include "esr/kind.hpp"
 
 #include <chrono>
@@ -17,18 +18,9 @@ namespace esr::sim {
 /// the same seed and index give the same body, a different index a different body.
 std::string generate_body(Kind kind, std::uint64_t seed, std::uint64_t index, unsigned hotels, unsigned days);
 
-struct Target {
-    std::string host;
-    std::string port;
-    std::string path;
-};
-
-/// "http://host:port/path" (https is not supported yet: point it at the daemon or a plain-HTTP
-/// proxy). Throws std::invalid_argument saying what is wrong.
-Target parse_url(const std::string& url);
-
 struct SimulateOptions {
-    Target target;
+    http::Url target;
+    std::optional<std::string> ca_file;
     std::string authorization;                 // the whole header value
     std::vector<std::filesystem::path> files;  // bodies to send once each, or else generated ones:
     Kind kind = Kind::eventsinfo;
