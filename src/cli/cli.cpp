@@ -6,6 +6,7 @@
 #include "esr/db/migrations.hpp"
 #include "esr/db/readiness_monitor.hpp"
 #include "esr/db/reprocess.hpp"
+#include "esr/eventsshop/register.hpp"
 #include "esr/http/client.hpp"
 #include "esr/http/handler.hpp"
 #include "esr/http/server.hpp"
@@ -40,6 +41,7 @@ const char* usage =
     "  migrate        create or upgrade the database schema\n"
     "  check-config   validate the configuration and print the effective values\n"
     "  reprocess      derive the typed tables again from the stored bodies\n"
+    "  register       tell EventsShop the URL to push to, with the credentials the daemon accepts\n"
     "  simulate       send EventsShop-like deliveries to a receiver (demos, tests, load)\n"
     "\n"
     "Options:\n"
@@ -204,6 +206,80 @@ int run_simulate(const std::vector<std::string>& args) {
     return report.acknowledged == report.sent ? 0 : 1;
 }
 
+int run_register(const std::vector<std::string>& args) {
+    auto l = load(Command::register_endpoint, "register",
+                  "Logs in to the EventsShop API (ESR_EVENTSSHOP_USER, ESR_EVENTSSHOP_PASSWORD or\n"
+                  "ESR_EVENTSSHOP_PASSWORD_FILE) and registers --endpoint as the hook URL, with the\n"
+                  "credentials this daemon is configured to accept (same environment and config file),\n"
+                  "so EventsShop cannot be told credentials the daemon would reject.",
+                  args);
+    if (l.exit_code >= 0) return l.exit_code;
+    const Config& config = l.loaded.config;
+    const auto& o = l.loaded.command_options;
+    auto option = [&](const char* name) { return o.count(name) ? o.at(name) : std::string(); };
+
+    eventsshop::Registration r;
+    try {
+        if (option("api-base").empty()) throw std::invalid_argument("not set (no default is published)");
+        r.api_base = http::parse_url(option("api-base"));
+    } catch (const std::invalid_argument& e) {
+        return fail_config(ConfigError("--api-base (ESR_EVENTSSHOP_API)", e.what()));
+    }
+    r.endpoint = option("endpoint");
+    try {
+        http::parse_url(r.endpoint);
+    } catch (const std::invalid_argument& e) {
+        return fail_config(ConfigError("--endpoint", r.endpoint.empty() ? "not set" : e.what()));
+    }
+    r.account_user = option("eventsshop-user");
+    r.account_password = option("eventsshop-password");
+    if (r.account_user.empty()) return fail_config(ConfigError("ESR_EVENTSSHOP_USER", "not set"));
+    if (r.account_password.empty()) return fail_config(ConfigError("ESR_EVENTSSHOP_PASSWORD", "not set"));
+    const std::string auth = o.count("auth") ? o.at("auth") : (config.basic_user.empty() ? "bearer" : "basic");
+    if (auth == "basic") {
+        if (config.basic_user.empty())
+            return fail_config(ConfigError("--basic-user (ESR_BASIC_USER)", "not set, but --auth is basic"));
+        r.basic = true;
+        r.basic_user = config.basic_user;
+        r.basic_password = config.basic_password;
+    } else if (auth == "bearer") {
+        if (config.bearer_tokens.empty()) return fail_config(ConfigError("ESR_BEARER_TOKENS", "not set, but --auth is bearer"));
+        r.basic = false;
+        r.token = config.bearer_tokens.front();
+    } else {
+        return fail_config(ConfigError("--auth", "'" + auth + "' is not basic or bearer"));
+    }
+    if (o.count("dry-run")) {
+        std::cout << eventsshop::describe(r);
+        return 0;
+    }
+    eventsshop::RetryPolicy retry;
+    if (o.count("max-attempts")) {
+        int n = 0;
+        const auto& text = o.at("max-attempts");
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+        if (ec != std::errc{} || end != text.data() + text.size() || n < 1 || n > 100)
+            return fail_config(ConfigError("--max-attempts", "'" + text + "' is not a number from 1 to 100"));
+        retry.max_attempts = n;
+    }
+    std::optional<http::Client> client;
+    try {
+        client.emplace(http::ClientOptions{o.count("ca-file") ? std::optional(o.at("ca-file")) : std::nullopt,
+                                           std::chrono::seconds(30)});
+    } catch (const http::ClientError& e) {
+        return fail_config(ConfigError("--ca-file", e.what()));
+    }
+    auto result = eventsshop::register_endpoint(*client, r, retry);
+    (result.exit_status == 0 ? std::cout : std::cerr) << (result.exit_status == 0 ? "" : "eventsshop-receiver: ")
+                                                      << result.message << "\n";
+    if (result.generated_token) {
+        std::cout << "EventsShop generated a token for this hook: " << *result.generated_token << "\n"
+                  << "Add it to ESR_BEARER_TOKENS (comma-separated, keeping the current ones) and restart the\n"
+                     "daemon, so deliveries that present it are accepted too.\n";
+    }
+    return result.exit_status;
+}
+
 int run_check_config(const std::vector<std::string>& args) {
     auto l = load(Command::check_config, "check-config",
                   "Validates the configuration as 'serve' would read it and prints the effective\n"
@@ -266,6 +342,7 @@ int run(int argc, char** argv) {
         if (command == "check-config") return run_check_config(args);
         if (command == "reprocess") return run_reprocess(args);
         if (command == "simulate") return run_simulate(args);
+        if (command == "register") return run_register(args);
     } catch (const ConfigError& e) {
         return fail_config(e);
     } catch (const std::exception& e) {

@@ -78,7 +78,8 @@ po::options_description file_only_options() {
     po::options_description d;
     d.add_options()
         ("basic-password-file", po::value<std::string>(), "")
-        ("bearer-tokens-file", po::value<std::string>(), "");
+        ("bearer-tokens-file", po::value<std::string>(), "")
+        ("eventsshop-password-file", po::value<std::string>(), "");
     return d;
 }
 
@@ -163,7 +164,7 @@ void apply(Config& c, const Sources& s, Command command) {
             throw ConfigError(setting_name("log-level"), "'" + *v + "' is not debug, info, warning or error");
         c.log_level = *v;
     }
-    if (command == Command::simulate) return apply_credentials(c, s);
+    if (command == Command::simulate || command == Command::register_endpoint) return apply_credentials(c, s);
     if (auto v = s.get("database-url")) c.database_url = *v;
     auto unsigned_option = [&](const char* name, auto& field, std::uint64_t min, std::uint64_t max) {
         if (auto v = s.get(name)) field = static_cast<std::remove_reference_t<decltype(field)>>(parse_unsigned(*v, name, min, max));
@@ -269,7 +270,22 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
 LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {
     po::options_description visible;
     visible.add(general_options());
-    if (command != Command::simulate) visible.add(database_options());
+    if (command != Command::simulate && command != Command::register_endpoint) visible.add(database_options());
+    if (command == Command::register_endpoint) {
+        po::options_description reg("Register");
+        reg.add_options()
+            ("api-base", po::value<std::string>(), "EventsShop's API, e.g. https://api.example.com (no default is "
+                                                   "published; also ESR_EVENTSSHOP_API)")
+            ("endpoint", po::value<std::string>(), "the public URL EventsShop will call: the reverse proxy's, not "
+                                                   "the listen address")
+            ("auth", po::value<std::string>(), "basic or bearer: which of the daemon's credentials EventsShop will "
+                                               "present [basic if a Basic user is configured]")
+            ("basic-user", po::value<std::string>(), "Basic user (the password from ESR_BASIC_PASSWORD[_FILE])")
+            ("ca-file", po::value<std::string>(), "trust this CA too (PEM), for a private CA")
+            ("max-attempts", po::value<std::string>(), "attempts per call when EventsShop answers 429 or 5xx [5]")
+            ("dry-run", "print the requests it would send, secrets redacted, and send nothing");
+        visible.add(reg);
+    }
     if (command == Command::serve || command == Command::check_config) visible.add(http_options());
     if (command == Command::simulate) {
         po::options_description sim("Simulate");
@@ -343,8 +359,19 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
         loaded.config_file = *file;
     }
     apply(loaded.config, sources, command);
-    for (const char* name : {"kind", "since", "url", "auth", "file", "count", "concurrency", "hotels", "days", "seed"})
+    for (const char* name : {"kind", "since", "url", "auth", "file", "count", "concurrency", "hotels", "days", "seed",
+                             "api-base", "endpoint", "ca-file", "max-attempts"})
         if (auto v = sources.get(name)) loaded.command_options[name] = *v;
+    if (command == Command::register_endpoint) {
+        if (sources.values.count("dry-run")) loaded.command_options["dry-run"] = "yes";
+        if (!loaded.command_options.count("api-base")) {
+            if (auto v = getenv("ESR_EVENTSSHOP_API")) loaded.command_options["api-base"] = *v;
+        }
+        // The EventsShop account: secrets, so never flags.
+        if (auto v = getenv("ESR_EVENTSSHOP_USER")) loaded.command_options["eventsshop-user"] = *v;
+        if (auto pw = find_secret(sources, "ESR_EVENTSSHOP_PASSWORD", "eventsshop-password-file", "eventsshop-password"))
+            loaded.command_options["eventsshop-password"] = *pw;
+    }
     if (auto k = sources.get("kind"); k && !kind_from_string(*k))
         throw ConfigError("--kind", "'" + *k + "' is not eventsinfo, eventimpact, hoteldemand or unclassified");
     return loaded;
