@@ -262,10 +262,10 @@ int run_register(const std::vector<std::string>& args) {
             return fail_config(ConfigError("--max-attempts", "'" + text + "' is not a number from 1 to 100"));
         retry.max_attempts = n;
     }
+    auto timeout = o.count("timeout") ? parse_duration(o.at("timeout"), "--timeout") : std::chrono::milliseconds(30'000);
     std::optional<http::Client> client;
     try {
-        client.emplace(http::ClientOptions{o.count("ca-file") ? std::optional(o.at("ca-file")) : std::nullopt,
-                                           std::chrono::seconds(30)});
+        client.emplace(http::ClientOptions{o.count("ca-file") ? std::optional(o.at("ca-file")) : std::nullopt, timeout});
     } catch (const http::ClientError& e) {
         return fail_config(ConfigError("--ca-file", e.what()));
     }

@@ -283,6 +283,7 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
             ("basic-user", po::value<std::string>(), "Basic user (the password from ESR_BASIC_PASSWORD[_FILE])")
             ("ca-file", po::value<std::string>(), "trust this CA too (PEM), for a private CA")
             ("max-attempts", po::value<std::string>(), "attempts per call when EventsShop answers 429 or 5xx [5]")
+            ("timeout", po::value<std::string>(), "how long to wait for each answer [30s]")
             ("dry-run", "print the requests it would send, secrets redacted, and send nothing");
         visible.add(reg);
     }
@@ -360,7 +361,7 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
     }
     apply(loaded.config, sources, command);
     for (const char* name : {"kind", "since", "url", "auth", "file", "count", "concurrency", "hotels", "days", "seed",
-                             "api-base", "endpoint", "ca-file", "max-attempts"})
+                             "api-base", "endpoint", "ca-file", "max-attempts", "timeout"})
         if (auto v = sources.get(name)) loaded.command_options[name] = *v;
     if (command == Command::register_endpoint) {
         if (sources.values.count("dry-run")) loaded.command_options["dry-run"] = "yes";

@@ -11,7 +11,6 @@
 
 #include <openssl/err.h>
 
-#include <sys/socket.h>
 
 namespace esr::http {
 namespace {
@@ -25,13 +24,6 @@ using tcp = net::ip::tcp;
 std::string lower(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-}
-
-// Blocking reads and writes that give up: the socket's own timeouts.
-void set_timeouts(tcp::socket& socket, std::chrono::milliseconds t) {
-    timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 }  // namespace
@@ -74,19 +66,35 @@ std::string ClientReply::header(const std::string& name) const {
     return it == headers.end() ? "" : it->second;
 }
 
+// Asio's blocking calls ignore socket timeouts, so each step runs asynchronously on a private
+// io_context, under tcp_stream's deadline, and the caller waits for it.
 struct Client::Impl {
     ClientOptions options;
     net::io_context ioc;
     ssl::context tls{ssl::context::tls_client};
     std::string origin;  // of the open connection
-    std::unique_ptr<tcp::socket> plain;
-    std::unique_ptr<ssl::stream<tcp::socket>> secure;
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
 
+    beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+
+    /// Runs the operation `start` began until it completes (or its deadline closes the socket).
+    template <class Start>
+    boost::system::error_code wait(Start start) {
+        boost::system::error_code result = net::error::would_block;
+        lowest().expires_after(options.timeout);
+        start([&](boost::system::error_code ec, auto&&...) { result = ec; });
+        ioc.restart();
+        ioc.run();
+        return result;
+    }
+
     void close() {
-        boost::system::error_code ec;
-        if (secure) secure->lowest_layer().close(ec);
-        if (plain) plain->close(ec);
+        if (plain || secure) {
+            boost::system::error_code ec;
+            lowest().socket().close(ec);
+        }
         secure.reset();
         plain.reset();
         buffer.clear();
@@ -99,19 +107,19 @@ struct Client::Impl {
         boost::system::error_code ec;
         auto endpoints = resolver.resolve(url.host, url.port, ec);
         if (ec) throw ClientError("cannot resolve " + url.host + ": " + ec.message());
-        tcp::socket socket(ioc);
-        net::connect(socket, endpoints, ec);
-        if (ec) throw ClientError("cannot connect to " + url.origin() + ": " + ec.message());
-        set_timeouts(socket, options.timeout);
-        if (!url.tls) {
-            plain = std::make_unique<tcp::socket>(std::move(socket));
-        } else {
-            secure = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket), tls);
+        if (url.tls) secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, tls);
+        else plain = std::make_unique<beast::tcp_stream>(ioc);
+        ec = wait([&](auto handler) { lowest().async_connect(endpoints, [handler](auto e, auto) { handler(e); }); });
+        if (ec) {
+            close();
+            throw ClientError("cannot connect to " + url.origin() + ": " + ec.message());
+        }
+        if (secure) {
             // SNI, and the name the certificate must carry.
             if (!SSL_set_tlsext_host_name(secure->native_handle(), url.host.c_str()))
                 throw ClientError("cannot set the TLS server name for " + url.host);
             secure->set_verify_callback(ssl::host_name_verification(url.host));
-            secure->handshake(ssl::stream_base::client, ec);
+            ec = wait([&](auto handler) { secure->async_handshake(ssl::stream_base::client, handler); });
             if (ec) {
                 std::string reason = ec.message();
                 long verify = SSL_get_verify_result(secure->native_handle());
@@ -125,10 +133,13 @@ struct Client::Impl {
 
     template <class Stream>
     ClientReply exchange(Stream& stream, bhttp::request<bhttp::string_body>& req) {
-        bhttp::write(stream, req);
+        auto ec = wait([&](auto handler) { bhttp::async_write(stream, req, handler); });
+        if (ec) throw boost::system::system_error(ec);
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(64 << 20);
-        bhttp::read(stream, buffer, parser);
+        ec = wait([&](auto handler) { bhttp::async_read(stream, buffer, parser, handler); });
+        if (ec == beast::error::timeout) throw boost::system::system_error(net::error::timed_out);
+        if (ec) throw boost::system::system_error(ec);
         const auto& res = parser.get();
         ClientReply reply;
         reply.status = res.result_int();
@@ -174,7 +185,8 @@ ClientReply Client::request(const std::string& method, const Url& url,
             return impl_->secure ? impl_->exchange(*impl_->secure, req) : impl_->exchange(*impl_->plain, req);
         } catch (const boost::system::system_error& e) {
             impl_->close();
-            if (!reused || attempt > 0)
+            // A timeout is the server's silence, not a stale connection: do not send again.
+            if (!reused || attempt > 0 || e.code() == net::error::timed_out)
                 throw ClientError("no answer from " + url.origin() + ": " + e.code().message());
         }
     }

@@ -54,6 +54,7 @@ struct FakeEventsShop::Impl {
                                 req.body()});
         }
         auto canned = reply_for(path);
+        std::this_thread::sleep_for(canned.stall);
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(canned.status), 11};
         res.set(bhttp::field::content_type, "application/json");
         for (const auto& [k, v] : canned.headers) res.set(k, v);

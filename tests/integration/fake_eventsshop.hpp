@@ -22,6 +22,7 @@ struct CannedReply {
     unsigned status = 200;
     std::string body;
     std::map<std::string, std::string> headers;
+    std::chrono::milliseconds stall{0};  // wait this long before answering
 };
 
 struct TlsFiles {

@@ -147,6 +147,24 @@ BOOST_AUTO_TEST_CASE(backoff_grows_with_jitter_within_bounds) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_stalled_api_is_given_up_after_the_timeout) {
+    FakeEventsShop api;
+    api.script("/api/v1/authtoken", {{200, R"({"token": "t"})", {}, 3s}});
+    std::string out;
+    auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(register_with(api, {"--timeout", "1s"}, &out) == 1, out);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+    BOOST_TEST(out.find("no answer") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(too_many_requests_without_retry_after_backs_off_by_itself) {
+    FakeEventsShop api;
+    api.script("/api/v1/authtoken", {{429, "{}", {}}, {429, "{}", {}}});
+    std::string out;
+    BOOST_TEST(register_with(api, {}, &out) == 0, out);
+    BOOST_TEST(api.requests_to("/api/v1/authtoken").size() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(no_answer_is_a_clear_message) {
     std::string out;
     auto env = register_env();
