@@ -93,6 +93,8 @@ public:
     };
     /// What waits in the local spool, if there is one.
     virtual std::optional<SpoolDepth> spool_depth() const { return std::nullopt; }
+    /// Deliveries handed over and not yet written.
+    virtual std::size_t queue_depth() const { return 0; }
 };
 
 struct Config;

@@ -299,12 +299,13 @@ int run_serve(const std::vector<std::string>& args) {
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
 
+    Metrics metrics;
     db::ReadinessMonitor readiness(config);
     readiness.start();
-    db::DeliveryWriter writer(config);
+    db::DeliveryWriter writer(config, &metrics);
     writer.start();
     Authenticator auth(config);
-    http::Handler handler(config, auth, writer, readiness);
+    http::Handler handler(config, auth, writer, readiness, metrics);
     http::Server server(config, handler);
     try {
         server.start();

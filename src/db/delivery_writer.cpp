@@ -79,7 +79,7 @@ bool is_transient(const pqxx::sql_error& e) {
 
 }  // namespace
 
-DeliveryWriter::DeliveryWriter(const Config& config) : config_(config) {
+DeliveryWriter::DeliveryWriter(const Config& config, Metrics* metrics) : config_(config), metrics_(metrics) {
     if (!config_.state_dir.empty())
         spool_ = std::make_unique<Spool>(std::filesystem::path(config_.state_dir) / "spool", config_.spool_max_bytes);
 }
@@ -108,6 +108,11 @@ void DeliveryWriter::stop() {
     writers_.clear();
     if (drainer_.joinable()) drainer_.join();
     spool_.reset();  // its last appends are flushed and fsync'd first
+}
+
+std::size_t DeliveryWriter::queue_depth() const {
+    std::lock_guard lock(mutex_);
+    return small_.queue.size() + large_.queue.size();
 }
 
 std::optional<DeliverySink::SpoolDepth> DeliveryWriter::spool_depth() const {
@@ -210,6 +215,7 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
     std::string unavailable;  // set: not stored for a reason worth a retry (so: spool it)
     auto fail_all = [&](const std::string& why) { outcomes.assign(batch.size(), StoreOutcome::failed(why)); };
     try {
+        auto started = std::chrono::steady_clock::now();
         if (batch.size() == 1 && batch[0].delivery.unparsed) {
             outcomes.push_back(store_large_delivery(connection, batch[0].delivery));
         } else {
@@ -217,6 +223,8 @@ bool DeliveryWriter::write_batch(pqxx::connection_base& connection, std::vector<
             outcomes = store_batch(tx, batch, typed);
             tx.commit();
         }
+        if (metrics_)
+            metrics_->commit(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
     } catch (const pqxx::in_doubt_error& e) {
         // The commit may or may not have happened. Not acknowledged as stored: spooled (or retried
         // by the sender), the body hash turns a repeat into a duplicate.

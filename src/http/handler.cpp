@@ -6,24 +6,27 @@
 #include <boost/json/value.hpp>
 
 namespace esr::http {
-namespace {
 
-enum class Route { delivery, healthz, readyz, none };
+enum class Route { delivery, healthz, readyz, metrics, none };
 
 struct Match {
     Route route = Route::none;
     std::optional<Kind> kind;
 };
 
+namespace {
+
 Match match_path(std::string_view path, std::string_view base) {
     if (path == "/healthz") return {Route::healthz, {}};
     if (path == "/readyz") return {Route::readyz, {}};
+    if (path == "/metrics") return {Route::metrics, {}};
     if (path.substr(0, base.size()) != base) return {};
     std::string_view rest = path.substr(base.size());
     if (!rest.empty() && rest.front() != '/') return {};  // "/eventsshopx" is not under "/eventsshop"
     if (rest.empty() || rest == "/") return {Route::delivery, {}};
     if (rest == "/healthz") return {Route::healthz, {}};
     if (rest == "/readyz") return {Route::readyz, {}};
+    if (rest == "/metrics") return {Route::metrics, {}};
     if (rest.front() == '/') rest.remove_prefix(1);
     if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
     if (auto kind = kind_from_string(rest); kind && *kind != Kind::unclassified) return {Route::delivery, kind};
@@ -43,9 +46,24 @@ Response error_response(unsigned status, std::string_view code, std::string_view
     return json_response(status, {{"error", code}, {"detail", detail}});
 }
 
+Metrics::Route metrics_route(const Match& m) {
+    switch (m.route) {
+        case Route::healthz: return Metrics::Route::healthz;
+        case Route::readyz: return Metrics::Route::readyz;
+        case Route::metrics: return Metrics::Route::metrics;
+        case Route::none: return Metrics::Route::other;
+        case Route::delivery:
+            if (!m.kind) return Metrics::Route::delivery;
+            if (*m.kind == Kind::eventsinfo) return Metrics::Route::eventsinfo;
+            if (*m.kind == Kind::eventimpact) return Metrics::Route::eventimpact;
+            return Metrics::Route::hoteldemand;
+    }
+    return Metrics::Route::other;
+}
+
 Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
-                 const ReadinessProbe& readiness)
-    : config_(config), auth_(auth), sink_(sink), readiness_(readiness) {}
+                 const ReadinessProbe& readiness, Metrics& metrics)
+    : config_(config), auth_(auth), sink_(sink), readiness_(readiness), metrics_(metrics) {}
 
 boost::json::object Handler::ready_body(std::string_view status) const {
     boost::json::object body{{"status", status}};
@@ -58,9 +76,35 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
     std::string_view path = head.target;
     path = path.substr(0, path.find('?'));
     Match m = match_path(path, config_.base_path);
+    auto decision = decide(head, path, m);
+    if (auto* r = std::get_if<Response>(&decision)) r->route = metrics_route(m);
+    else std::get<Intake>(decision).route = metrics_route(m);
+    return decision;
+}
+
+std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::string_view path, const Match& m) const {
 
     if (m.route == Route::none) return error_response(404, "not_found", "no such path: " + std::string(path));
 
+    if (m.route == Route::metrics) {
+        if (head.method != "GET") {
+            auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
+            r.headers.emplace_back("Allow", "GET");
+            return r;
+        }
+        Metrics::Gauges g;
+        g.queue_depth = sink_.queue_depth();
+        if (auto spool = sink_.spool_depth()) {
+            g.spool_enabled = true;
+            g.spool_records = spool->records;
+            g.spool_bytes = spool->bytes;
+        }
+        g.database_up = readiness_.not_ready_reason().empty();
+        Response r;
+        r.body = metrics_.render(g);
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return r;
+    }
     if (m.route == Route::healthz || m.route == Route::readyz) {
         if (head.method != "GET") {
             auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
@@ -88,6 +132,7 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
     // Checked before a byte of the body is read, so an unauthenticated body is never stored.
     auto principal = head.authorization.empty() ? std::nullopt : auth_.authenticate(head.authorization);
     if (!principal) {
+        metrics_.auth_failure();
         auto r = error_response(401, "unauthorized",
                                 head.authorization.empty() ? "no Authorization header"
                                                            : "the credentials in Authorization are not accepted");
@@ -112,6 +157,7 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
     d.principal = intake.principal;
     d.remote_addr = intake.remote_addr;
     if (!d.rejected_because.empty()) {
+        metrics_.rejected(d.rejected_code);
         // Kept for diagnosis before answering, whatever becomes of that write.
         auto refusal = error_response(400, d.rejected_code, d.rejected_because);
         return sink_.submit(std::move(d), [done = std::move(done), r = std::move(refusal)](StoreOutcome) { done(r); });
@@ -119,8 +165,11 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
     if (d.kind == Kind::unclassified && !d.unparsed)
         log::warning("unclassified delivery kept", {{"reason", d.records.reason}, {"remote_addr", d.remote_addr},
                                                     {"bytes", d.body.size()}});
-    sink_.submit(std::move(d), [done = std::move(done)](StoreOutcome out) {
+    sink_.submit(std::move(d), [done = std::move(done), &metrics = metrics_](StoreOutcome out) {
         using S = StoreOutcome::Status;
+        if (out.status == S::stored || out.status == S::duplicate || out.status == S::spooled)
+            metrics.delivery(out.kind, out.record_count, out.status == S::duplicate, out.status == S::spooled);
+        if (out.status == S::rejected) metrics.rejected(out.error_code);
         switch (out.status) {
             case S::stored:
             case S::duplicate: {

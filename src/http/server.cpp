@@ -48,6 +48,7 @@ class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket&& socket, SharedState& state) : state_(state), stream_(std::move(socket)) {
         ++state_.connections;
+        state_.handler.metrics().connection_opened();
         error_code ec;
         auto peer = stream_.socket().remote_endpoint(ec);
         if (!ec) remote_ = peer.address().to_string();
@@ -57,6 +58,7 @@ public:
         std::lock_guard lock(state_.mutex);
         state_.sessions.erase(registration_);
         --state_.connections;
+        state_.handler.metrics().connection_closed();
     }
 
     void start() {
@@ -165,7 +167,7 @@ private:
         bool close_connection = close_after || r.close || !keep_alive_ || state_.stopping;
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
         res->set(bhttp::field::server, "eventsshop-receiver");
-        res->set(bhttp::field::content_type, "application/json");
+        res->set(bhttp::field::content_type, r.content_type);
         for (auto& [name, value] : r.headers) res->insert(name, value);
         res->body() = std::move(r.body);
         res->keep_alive(!close_connection);
@@ -191,6 +193,7 @@ private:
         if (r.delivery_id != 0) f["delivery_id"] = r.delivery_id;
         if (!r.kind.empty()) f["kind"] = r.kind;
         if (intake_) f["principal"] = intake_->principal;
+        state_.handler.metrics().request(intake_ ? intake_->route : r.route, r.status, us, bytes_in_);
         log::write(r.status >= 500 ? log::Level::warning : log::Level::info, "request", f);
         head_ = {};
         intake_.reset();

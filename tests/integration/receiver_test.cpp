@@ -295,6 +295,27 @@ BOOST_AUTO_TEST_CASE(simulate_exits_1_when_deliveries_are_not_acknowledged) {
     BOOST_TEST(out.find("--url") != std::string::npos, out);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_are_scraped_and_move_as_deliveries_arrive) {
+    auto value = [](const std::string& text, const std::string& series) -> long long {
+        auto at = text.find("\n" + series + " ");
+        if (at == std::string::npos) return -1;
+        return std::stoll(text.substr(at + series.size() + 2));
+    };
+    auto before = HttpClient(world().port).request("GET", "/metrics");
+    BOOST_TEST_REQUIRE(before.status == 200u);
+    BOOST_TEST(before.header("content-type").find("text/plain") == 0u);
+    BOOST_TEST(post("/hoteldemand", unique_body("metrics")).status == 202u);
+    post("/", unique_body("metrics"), "Bearer wrong");
+    auto after = HttpClient(world().port).request("GET", "/metrics").body;
+    BOOST_TEST(value(after, "eventsshop_deliveries_total{kind=\"hoteldemand\"}") ==
+               value(before.body, "eventsshop_deliveries_total{kind=\"hoteldemand\"}") + 1);
+    BOOST_TEST(value(after, "eventsshop_auth_failures_total") == value(before.body, "eventsshop_auth_failures_total") + 1);
+    BOOST_TEST(value(after, "eventsshop_http_requests_total{route=\"hoteldemand\",code=\"202\"}") >= 1);
+    BOOST_TEST(value(after, "eventsshop_database_up") == 1);
+    BOOST_TEST(value(after, "eventsshop_connections_open") >= 1);
+    BOOST_TEST(value(after, "eventsshop_commit_duration_seconds_count") >= 1);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     int port = free_port();
     auto d = start_daemon(port, world().env, world().dir.path, {"--shutdown-grace", "5s"});

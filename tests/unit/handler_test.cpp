@@ -15,6 +15,8 @@ struct FakeSink : DeliverySink {
         received.push_back(d);
         StoreOutcome out = answer;
         if (out.kind == Kind::unclassified) out.kind = d.kind;
+        if (out.status == StoreOutcome::Status::stored && out.record_count == 0)
+            out.record_count = static_cast<std::int64_t>(d.records.record_count());
         done(out);
     }
 };
@@ -29,7 +31,8 @@ struct Fixture {
     FakeSink sink;
     FakeReadiness readiness;
     Authenticator auth{"es", "pw", {"tok"}};
-    Handler handler{config, auth, sink, readiness};
+    Metrics metrics;
+    Handler handler{config, auth, sink, readiness, metrics};
 
     RequestHead post(std::string target, std::string authorization = "Bearer tok") {
         return {"POST", std::move(target), std::move(authorization), 10, "192.0.2.1"};
@@ -183,6 +186,28 @@ BOOST_AUTO_TEST_CASE(unavailable_database_is_503_with_retry_after) {
     BOOST_TEST(r.status == 503u);
     BOOST_TEST(header(r, "Retry-After") == "5");
     BOOST_TEST(json(r).at("error").as_string() == "unavailable");
+}
+
+BOOST_AUTO_TEST_CASE(metrics_count_what_the_handler_sees) {
+    auto scrape = [&] {
+        auto r = header_answer({"GET", "/metrics", "", {}, ""});
+        BOOST_TEST(r.status == 200u);
+        BOOST_TEST(r.content_type.find("text/plain") == 0u);
+        return r.body;
+    };
+    BOOST_TEST(scrape().find("eventsshop_deliveries_total{kind=\"eventsinfo\"} 0") != std::string::npos);
+    body_answer(intake(post("/")), R"({"eventId": 1})");
+    header_answer(post("/", "Bearer wrong"));
+    body_answer(intake(post("/")), "{not json");
+    auto text = scrape();
+    BOOST_TEST(text.find("eventsshop_deliveries_total{kind=\"eventsinfo\"} 1") != std::string::npos, text);
+    BOOST_TEST(text.find("eventsshop_records_total{kind=\"eventsinfo\"} 1") != std::string::npos, text);
+    BOOST_TEST(text.find("eventsshop_auth_failures_total 1") != std::string::npos, text);
+    BOOST_TEST(text.find("eventsshop_rejected_deliveries_total{reason=\"invalid_json\"} 1") != std::string::npos, text);
+    BOOST_TEST(text.find("eventsshop_database_up 1") != std::string::npos, text);
+    readiness.reason = "down";
+    BOOST_TEST(scrape().find("eventsshop_database_up 0") != std::string::npos);
+    BOOST_TEST(header_answer({"POST", "/metrics", "", {}, ""}).status == 405u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

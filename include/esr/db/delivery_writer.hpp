@@ -2,6 +2,7 @@
 
 #include "esr/db/spool.hpp"
 #include "esr/delivery.hpp"
+#include "esr/metrics.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -26,7 +27,7 @@ namespace esr::db {
 /// local spool instead, and a drainer replays the spool into PostgreSQL when it can.
 class DeliveryWriter final : public DeliverySink {
 public:
-    explicit DeliveryWriter(const Config& config);
+    explicit DeliveryWriter(const Config& config, Metrics* metrics = nullptr);
     ~DeliveryWriter() override;
 
     void start();
@@ -35,6 +36,7 @@ public:
 
     void submit(Delivery delivery, Callback done) override;
     std::optional<SpoolDepth> spool_depth() const override;
+    std::size_t queue_depth() const override;
 
 private:
     struct Pending {
@@ -59,7 +61,8 @@ private:
     bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed = true);
 
     const Config& config_;
-    std::mutex mutex_;
+    Metrics* metrics_;
+    mutable std::mutex mutex_;
     Lane small_;
     Lane large_;
     bool stopping_ = false;

@@ -3,6 +3,7 @@
 #include "esr/auth.hpp"
 #include "esr/config.hpp"
 #include "esr/delivery.hpp"
+#include "esr/metrics.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -30,6 +31,8 @@ struct Response {
     std::string body;  // JSON
     std::vector<std::pair<std::string, std::string>> headers;
     bool close = false;  // end the connection after this answer
+    std::string content_type = "application/json";
+    Metrics::Route route = Metrics::Route::other;
     // For the request log only.
     std::int64_t delivery_id = 0;
     std::string kind;
@@ -41,17 +44,22 @@ struct Intake {
     std::string principal;
     std::string remote_addr;
     std::string path;
+    Metrics::Route route = Metrics::Route::delivery;
 };
 
 /// Answers an error as the JSON every error answer carries.
 Response error_response(unsigned status, std::string_view code, std::string_view detail);
+
+struct Match;  // which route a path names (handler.cpp)
 
 /// Request handling, as functions of a parsed request. The session (which owns the socket) calls
 /// `on_header` once the header is in, reads the body only for an Intake, then calls `on_body`.
 class Handler {
 public:
     Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
-            const ReadinessProbe& readiness);
+            const ReadinessProbe& readiness, Metrics& metrics);
+
+    Metrics& metrics() const { return metrics_; }
 
     std::variant<Response, Intake> on_header(const RequestHead& head) const;
 
@@ -60,12 +68,14 @@ public:
                  std::function<void(Response)> done) const;
 
 private:
+    std::variant<Response, Intake> decide(const RequestHead& head, std::string_view path, const Match& match) const;
     boost::json::object ready_body(std::string_view status) const;
 
     const Config& config_;
     const Authenticator& auth_;
     DeliverySink& sink_;
     const ReadinessProbe& readiness_;
+    Metrics& metrics_;
 };
 
 }  // namespace esr::http

@@ -1,0 +1,60 @@
+#pragma once
+
+#include "esr/kind.hpp"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace esr {
+
+/// What GET /metrics reports, in Prometheus' text format. Counters are atomics: recording costs a
+/// few relaxed increments on the request path, and a scrape never waits on the database.
+class Metrics {
+public:
+    enum class Route { delivery, eventsinfo, eventimpact, hoteldemand, healthz, readyz, metrics, other };
+    static constexpr std::size_t route_count = 8;
+
+    /// Read at scrape time from the parts that own them.
+    struct Gauges {
+        std::uint64_t queue_depth = 0;
+        std::uint64_t spool_records = 0;
+        std::uint64_t spool_bytes = 0;
+        bool spool_enabled = false;
+        bool database_up = false;
+    };
+
+    void request(Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in);
+    void delivery(Kind kind, std::int64_t records, bool duplicate, bool spooled);
+    void auth_failure() { auth_failures_.fetch_add(1, std::memory_order_relaxed); }
+    void rejected(std::string_view code);
+    void commit(std::chrono::microseconds duration);
+    void connection_opened() { connections_.fetch_add(1, std::memory_order_relaxed); }
+    void connection_closed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+
+    std::string render(const Gauges& gauges) const;
+
+private:
+    struct Histogram {
+        static constexpr std::array<double, 13> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                       0.25,  0.5,    1,     2.5,  5,     10};
+        std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets{};  // the last is +Inf
+        std::atomic<std::uint64_t> sum_us{0};
+        void observe(std::chrono::microseconds d);
+        void render(std::string& out, const std::string& name, const std::string& labels) const;
+    };
+    static constexpr std::array<unsigned, 12> statuses{200, 202, 400, 401, 404, 405, 413, 429, 431, 500, 503, 0};
+
+    std::array<std::array<std::atomic<std::uint64_t>, statuses.size()>, route_count> requests_{};
+    std::array<Histogram, route_count> request_seconds_{};
+    std::array<std::atomic<std::uint64_t>, 4> deliveries_{}, records_{};  // by Kind
+    std::atomic<std::uint64_t> duplicates_{0}, spooled_{0}, auth_failures_{0}, bytes_received_{0};
+    std::atomic<std::uint64_t> rejected_invalid_json_{0}, rejected_kind_mismatch_{0};
+    std::atomic<std::int64_t> connections_{0};
+    Histogram commit_seconds_;
+};
+
+}  // namespace esr

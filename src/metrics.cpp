@@ -1,0 +1,132 @@
+#include "esr/metrics.hpp"
+
+#include <cstdio>
+
+namespace esr {
+namespace {
+
+constexpr std::array<std::string_view, Metrics::route_count> route_names{
+    "delivery", "eventsinfo", "eventimpact", "hoteldemand", "healthz", "readyz", "metrics", "other"};
+constexpr std::array<Kind, 4> kinds{Kind::unclassified, Kind::eventsinfo, Kind::eventimpact, Kind::hoteldemand};
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void sample(std::string& out, const std::string& name, const std::string& labels, std::uint64_t v) {
+    out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
+}
+
+}  // namespace
+
+void Metrics::Histogram::observe(std::chrono::microseconds d) {
+    const double seconds = static_cast<double>(d.count()) / 1e6;
+    std::size_t i = 0;
+    while (i < bounds.size() && seconds > bounds[i]) ++i;
+    buckets[i].fetch_add(1, std::memory_order_relaxed);
+    sum_us.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
+}
+
+void Metrics::Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+    const std::string sep = labels.empty() ? "" : labels + ",";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+        cumulative += buckets[i].load(std::memory_order_relaxed);
+        sample(out, name + "_bucket", sep + "le=\"" + (i < bounds.size() ? number(bounds[i]) : "+Inf") + "\"",
+               cumulative);
+    }
+    out += name + "_sum" + (labels.empty() ? "" : "{" + labels + "}") + " " +
+           number(static_cast<double>(sum_us.load(std::memory_order_relaxed)) / 1e6) + "\n";
+    sample(out, name + "_count", labels, cumulative);
+}
+
+void Metrics::request(Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in) {
+    auto r = static_cast<std::size_t>(route);
+    std::size_t s = statuses.size() - 1;  // "other"
+    for (std::size_t i = 0; i + 1 < statuses.size(); ++i)
+        if (statuses[i] == status) s = i;
+    requests_[r][s].fetch_add(1, std::memory_order_relaxed);
+    request_seconds_[r].observe(duration);
+    bytes_received_.fetch_add(bytes_in, std::memory_order_relaxed);
+}
+
+void Metrics::delivery(Kind kind, std::int64_t records, bool duplicate, bool spooled) {
+    auto k = static_cast<std::size_t>(kind);
+    if (duplicate) {
+        duplicates_.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    deliveries_[k].fetch_add(1, std::memory_order_relaxed);
+    records_[k].fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(records, 0)), std::memory_order_relaxed);
+    if (spooled) spooled_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::rejected(std::string_view code) {
+    (code == "kind_mismatch" ? rejected_kind_mismatch_ : rejected_invalid_json_).fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::commit(std::chrono::microseconds duration) { commit_seconds_.observe(duration); }
+
+std::string Metrics::render(const Gauges& g) const {
+    std::string out;
+    out.reserve(16 << 10);
+    header(out, "eventsshop_http_requests_total", "counter", "HTTP requests answered, by route and status code.");
+    for (std::size_t r = 0; r < route_count; ++r)
+        for (std::size_t s = 0; s < statuses.size(); ++s) {
+            auto v = requests_[r][s].load(std::memory_order_relaxed);
+            if (v == 0) continue;
+            sample(out, "eventsshop_http_requests_total",
+                   "route=\"" + std::string(route_names[r]) + "\",code=\"" +
+                       (statuses[s] ? std::to_string(statuses[s]) : std::string("other")) + "\"",
+                   v);
+        }
+    header(out, "eventsshop_http_request_duration_seconds", "histogram", "Time from request header to answer.");
+    for (std::size_t r = 0; r < route_count; ++r)
+        request_seconds_[r].render(out, "eventsshop_http_request_duration_seconds",
+                                   "route=\"" + std::string(route_names[r]) + "\"");
+    header(out, "eventsshop_received_bytes_total", "counter", "Request bytes read (headers and bodies).");
+    sample(out, "eventsshop_received_bytes_total", "", bytes_received_.load(std::memory_order_relaxed));
+    header(out, "eventsshop_deliveries_total", "counter", "Deliveries acknowledged (new ones), by kind.");
+    for (auto k : kinds)
+        sample(out, "eventsshop_deliveries_total", "kind=\"" + std::string(to_string(k)) + "\"",
+               deliveries_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed));
+    header(out, "eventsshop_records_total", "counter", "Typed rows derived from acknowledged deliveries, by kind.");
+    for (auto k : kinds)
+        sample(out, "eventsshop_records_total", "kind=\"" + std::string(to_string(k)) + "\"",
+               records_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed));
+    header(out, "eventsshop_duplicate_deliveries_total", "counter", "Bodies received again (stored once).");
+    sample(out, "eventsshop_duplicate_deliveries_total", "", duplicates_.load(std::memory_order_relaxed));
+    header(out, "eventsshop_spooled_deliveries_total", "counter", "Deliveries acknowledged from the local spool.");
+    sample(out, "eventsshop_spooled_deliveries_total", "", spooled_.load(std::memory_order_relaxed));
+    header(out, "eventsshop_rejected_deliveries_total", "counter", "Bodies answered 400 and kept for diagnosis.");
+    sample(out, "eventsshop_rejected_deliveries_total", "reason=\"invalid_json\"",
+           rejected_invalid_json_.load(std::memory_order_relaxed));
+    sample(out, "eventsshop_rejected_deliveries_total", "reason=\"kind_mismatch\"",
+           rejected_kind_mismatch_.load(std::memory_order_relaxed));
+    header(out, "eventsshop_auth_failures_total", "counter", "Requests refused for missing or wrong credentials.");
+    sample(out, "eventsshop_auth_failures_total", "", auth_failures_.load(std::memory_order_relaxed));
+    header(out, "eventsshop_commit_duration_seconds", "histogram", "Time a writer's batch took to commit.");
+    commit_seconds_.render(out, "eventsshop_commit_duration_seconds", "");
+    header(out, "eventsshop_connections_open", "gauge", "HTTP connections open.");
+    sample(out, "eventsshop_connections_open", "",
+           static_cast<std::uint64_t>(std::max<std::int64_t>(connections_.load(std::memory_order_relaxed), 0)));
+    header(out, "eventsshop_queue_depth", "gauge", "Deliveries waiting for a database writer.");
+    sample(out, "eventsshop_queue_depth", "", g.queue_depth);
+    if (g.spool_enabled) {
+        header(out, "eventsshop_spool_records", "gauge", "Deliveries in the local spool, waiting for PostgreSQL.");
+        sample(out, "eventsshop_spool_records", "", g.spool_records);
+        header(out, "eventsshop_spool_bytes", "gauge", "Bytes in the local spool.");
+        sample(out, "eventsshop_spool_bytes", "", g.spool_bytes);
+    }
+    header(out, "eventsshop_database_up", "gauge", "1 while PostgreSQL is reachable and migrated.");
+    sample(out, "eventsshop_database_up", "", g.database_up ? 1 : 0);
+    return out;
+}
+
+}  // namespace esr
