@@ -15,6 +15,8 @@
 
 #include <pqxx/connection>
 
+#include <systemd/sd-daemon.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -312,7 +314,11 @@ int run_serve(const std::vector<std::string>& args) {
     } catch (const ConfigError& e) {
         return fail_config(e);
     }
+    // Type=notify: systemd counts the service started once it listens (ExecStartPre migrated).
+    // A no-op outside systemd (no $NOTIFY_SOCKET).
+    sd_notifyf(0, "READY=1\nSTATUS=listening on %s", config.listen.to_string().c_str());
     server.run_until_signal();
+    sd_notify(0, "STOPPING=1\nSTATUS=draining in-flight deliveries");
     writer.stop();  // after the network: in-flight requests still needed their writes
     readiness.stop();
     log::info("stopped");

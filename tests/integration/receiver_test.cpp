@@ -8,7 +8,13 @@
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 
+#include <cstring>
 #include <mutex>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <set>
 #include <thread>
 
@@ -314,6 +320,32 @@ BOOST_AUTO_TEST_CASE(metrics_are_scraped_and_move_as_deliveries_arrive) {
     BOOST_TEST(value(after, "eventsshop_database_up") == 1);
     BOOST_TEST(value(after, "eventsshop_connections_open") >= 1);
     BOOST_TEST(value(after, "eventsshop_commit_duration_seconds_count") >= 1);
+}
+
+// systemd's Type=notify: READY=1 once listening, STOPPING=1 on SIGTERM, through $NOTIFY_SOCKET.
+BOOST_AUTO_TEST_CASE(readiness_and_stopping_are_notified_to_systemd) {
+    TempDir dir;
+    const auto socket_path = (dir.path / "notify").string();
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    auto receive = [&] {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 5000) <= 0) return std::string();
+        char buf[512];
+        auto n = ::recv(fd, buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    };
+    auto env = world().env;
+    env["NOTIFY_SOCKET"] = socket_path;
+    int port = free_port();
+    auto daemon = start_daemon(port, env, dir.path);
+    BOOST_TEST(receive().find("READY=1") != std::string::npos);
+    BOOST_TEST(daemon->terminate() == 0);
+    BOOST_TEST(receive().find("STOPPING=1") != std::string::npos);
+    ::close(fd);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
