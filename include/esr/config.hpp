@@ -59,6 +59,7 @@ struct Config {
     std::chrono::milliseconds health_interval{1'000};
 
     std::string log_level = "info";
+    std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
     std::chrono::milliseconds spool_drain_interval{1'000};
 
     bool has_credentials() const { return !basic_user.empty() || !bearer_tokens.empty(); }

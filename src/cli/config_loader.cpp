@@ -1,5 +1,6 @@
 #include "esr/config_loader.hpp"
 
+#include "esr/http/forwarded.hpp"
 #include "esr/kind.hpp"
 
 #include <boost/program_options.hpp>
@@ -69,7 +70,9 @@ po::options_description http_options() {
         ("header-timeout", po::value<std::string>(), "time to send a request header [10s]")
         ("body-timeout", po::value<std::string>(), "time to send a request body [120s]")
         ("idle-timeout", po::value<std::string>(), "keep-alive wait for the next request [60s]")
-        ("shutdown-grace", po::value<std::string>(), "time in-flight requests get on SIGTERM [10s]");
+        ("shutdown-grace", po::value<std::string>(), "time in-flight requests get on SIGTERM [10s]")
+        ("trusted-proxies", po::value<std::string>(), "CIDRs (comma-separated) whose X-Forwarded-For names the "
+                                                      "client; from anyone else it is ignored []");
     return d;
 }
 
@@ -205,6 +208,13 @@ void apply(Config& c, const Sources& s, Command command) {
     duration_option("body-timeout", c.body_timeout);
     duration_option("idle-timeout", c.idle_timeout);
     duration_option("shutdown-grace", c.shutdown_grace);
+    if (auto v = s.get("trusted-proxies")) {
+        for (const auto& cidr : split_tokens(*v)) {
+            if (!http::parse_cidr(cidr))
+                throw ConfigError(setting_name("trusted-proxies"), "'" + cidr + "' is not an address or CIDR block");
+            c.trusted_proxies.push_back(cidr);
+        }
+    }
 
     apply_credentials(c, s);
     if (!c.has_credentials())
@@ -413,6 +423,11 @@ std::string describe_config(const Config& c) {
       << "body-timeout = " << secs(c.body_timeout) << "\n"
       << "idle-timeout = " << secs(c.idle_timeout) << "\n"
       << "shutdown-grace = " << secs(c.shutdown_grace) << "\n"
+      << "trusted-proxies = " << [&] {
+             std::string all;
+             for (const auto& t : c.trusted_proxies) all += (all.empty() ? "" : ",") + t;
+             return all;
+         }() << "\n"
       << "db-writers = " << c.db_writers << "\n"
       << "queue-capacity = " << c.queue_capacity << "\n"
       << "batch-max = " << c.batch_max << "\n"

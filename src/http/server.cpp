@@ -2,6 +2,7 @@
 #include "esr/http/server.hpp"
 
 #include "esr/config.hpp"
+#include "esr/http/forwarded.hpp"
 #include "esr/http/handler.hpp"
 #include "esr/log.hpp"
 
@@ -35,9 +36,13 @@ using error_code = boost::system::error_code;
 class Session;
 
 struct SharedState {
-    SharedState(const Config& c, const Handler& h) : config(c), handler(h) {}
+    SharedState(const Config& c, const Handler& h) : config(c), handler(h) {
+        for (const auto& t : c.trusted_proxies)
+            if (auto cidr = parse_cidr(t)) trusted_proxies.push_back(*cidr);
+    }
     const Config& config;
     const Handler& handler;
+    std::vector<Cidr> trusted_proxies;
     std::atomic<std::size_t> connections{0};
     std::atomic<bool> stopping{false};
     std::mutex mutex;
@@ -115,7 +120,7 @@ private:
         head_.target = std::string(req.target());
         head_.authorization = std::string(req[bhttp::field::authorization]);
         if (auto length = parser_->content_length()) head_.content_length = *length;
-        head_.remote_addr = remote_;
+        head_.remote_addr = client_address(remote_, req["X-Forwarded-For"], state_.trusted_proxies);
         keep_alive_ = req.keep_alive();
 
         auto decision = state_.handler.on_header(head_);
@@ -183,7 +188,7 @@ private:
 
     void log_request(const Response& r, std::size_t bytes_out) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
-        boost::json::object f{{"remote_addr", remote_},
+        boost::json::object f{{"remote_addr", head_.remote_addr.empty() ? remote_ : head_.remote_addr},
                               {"method", head_.method},
                               {"path", head_.target},
                               {"status", r.status},

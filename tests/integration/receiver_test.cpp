@@ -348,6 +348,28 @@ BOOST_AUTO_TEST_CASE(readiness_and_stopping_are_notified_to_systemd) {
     ::close(fd);
 }
 
+BOOST_AUTO_TEST_CASE(x_forwarded_for_is_believed_only_from_trusted_proxies) {
+    auto stored_addr = [](pqxx::connection& c, std::int64_t id) {
+        pqxx::nontransaction tx(c);
+        return tx.exec_params1("SELECT host(remote_addr) FROM eventsshop.deliveries WHERE id = $1", id)[0].as<std::string>();
+    };
+    // The shared daemon trusts no proxy: the header is ignored.
+    auto ignored = HttpClient(world().port).request("POST", "/", unique_body("xff ignored"),
+                                                   {{"Authorization", bearer_new}, {"X-Forwarded-For", "203.0.113.9"}});
+    BOOST_TEST_REQUIRE(ignored.status == 202u);
+    auto c = db();
+    BOOST_TEST(stored_addr(c, json_of(ignored).at("delivery_id").as_int64()) == "127.0.0.1");
+
+    Site site({"--trusted-proxies", "127.0.0.0/8"});
+    auto believed = HttpClient(site.port).request("POST", "/", unique_body("xff believed"),
+                                                 {{"Authorization", bearer_new},
+                                                  {"X-Forwarded-For", "198.51.100.7, 203.0.113.9"}});
+    BOOST_TEST_REQUIRE(believed.status == 202u);
+    pqxx::connection sc(site.pg.url());
+    BOOST_TEST(stored_addr(sc, json_of(believed).at("delivery_id").as_int64()) == "203.0.113.9");
+    BOOST_TEST(site.daemon->log().find("\"remote_addr\":\"203.0.113.9\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     int port = free_port();
     auto d = start_daemon(port, world().env, world().dir.path, {"--shutdown-grace", "5s"});

@@ -100,6 +100,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_setting) {
     BOOST_TEST(error_of({"--header-timeout", "soon"}, env).find("--header-timeout") == 0u);
     BOOST_TEST(error_of({"--config", "/nonexistent/esr.conf"}, env).find("--config") == 0u);
     BOOST_TEST(error_of({"--no-such-flag"}, env).find("command line") == 0u);
+    BOOST_TEST(error_of({"--trusted-proxies", "10.0.0.0/8,bogus"}, env).find("--trusted-proxies") == 0u);
 
     Env user_only = env;
     user_only.vars["ESR_BASIC_USER"] = "es";
