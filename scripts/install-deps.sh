@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-system1.81-dev
   libpqxx-dev libpq-dev libssl-dev openssl libsystemd-dev
+  nginx
   postgresql-15 postgresql-client-15
 )
 

@@ -65,6 +65,17 @@ std::string basic_auth(const std::string& user, const std::string& password) {
     return "Basic " + out;
 }
 
+bool make_test_certificates(const std::filesystem::path& dir, std::string* log) {
+    return run({"/bin/sh", "-c",
+                "cd '" + dir.string() + "' && "
+                "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Test CA' && "
+                "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' && "
+                "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext && "
+                "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
+                "-days 2 -extfile san.ext && chmod 644 server.key"},
+               {}, log) == 0;
+}
+
 int free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -158,9 +169,10 @@ void Postgres::start() {
 
 void Postgres::stop() { run({"/bin/bash", ESR_PG_SCRIPT, "stop", dir_.string()}, {}, nullptr); }
 
-Daemon::Daemon(std::vector<std::string> args, std::map<std::string, std::string> env, std::filesystem::path log)
+Daemon::Daemon(std::vector<std::string> args, std::map<std::string, std::string> env, std::filesystem::path log,
+               bool ours)
     : log_(std::move(log)) {
-    args.insert(args.begin(), ESR_DAEMON_PATH);
+    if (ours) args.insert(args.begin(), ESR_DAEMON_PATH);
     int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     pid_ = spawn(args, env, fd);
     ::close(fd);

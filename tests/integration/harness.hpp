@@ -44,7 +44,9 @@ private:
 /// eventsshop-receiver run as a child process, stderr captured in a log file.
 class Daemon {
 public:
-    Daemon(std::vector<std::string> args, std::map<std::string, std::string> env, std::filesystem::path log);
+    /// `ours` false: `args` names another program (its path first), not eventsshop-receiver.
+    Daemon(std::vector<std::string> args, std::map<std::string, std::string> env, std::filesystem::path log,
+           bool ours = true);
     ~Daemon();
     /// Sends SIGTERM and returns the exit status.
     int terminate();
@@ -100,5 +102,9 @@ private:
 };
 
 std::string basic_auth(const std::string& user, const std::string& password);
+
+/// A throwaway CA (ca.pem) and a certificate it signed for localhost and 127.0.0.1 (server.pem,
+/// server.key) in `dir`, made with the openssl tool. Returns false (output in `log`) on failure.
+bool make_test_certificates(const std::filesystem::path& dir, std::string* log);
 
 }  // namespace esr::test

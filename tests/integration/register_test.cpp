@@ -178,15 +178,7 @@ BOOST_AUTO_TEST_CASE(https_with_a_private_ca_is_trusted_only_through_ca_file) {
     TempDir pki;
     const std::string d = pki.path.string();
     std::string out;
-    int made = run({"/bin/sh", "-c",
-                    "cd " + d + " && "
-                    "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Test CA' && "
-                    "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' && "
-                    "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext && "
-                    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
-                    "-days 2 -extfile san.ext"},
-                   {}, &out);
-    BOOST_TEST_REQUIRE(made == 0, out);
+    BOOST_TEST_REQUIRE(make_test_certificates(pki.path, &out), out);
     FakeEventsShop api(TlsFiles{d + "/server.pem", d + "/server.key"});
 
     BOOST_TEST(register_with(api, {}, &out) == 1, out);

@@ -5,6 +5,7 @@
 
 #include <pqxx/nontransaction>
 
+#include <algorithm>
 #include <thread>
 
 namespace esr::test {
@@ -21,13 +22,12 @@ std::map<std::string, std::string> daemon_env(const std::string& database_url) {
 
 std::unique_ptr<Daemon> start_daemon(int port, const std::map<std::string, std::string>& env,
                                      const std::filesystem::path& log_dir, std::vector<std::string> extra) {
-    std::vector<std::string> args{"serve",
-                                  "--listen", "127.0.0.1:" + std::to_string(port),
-                                  "--max-body-bytes", std::to_string(max_body),
-                                  "--header-timeout", "1s",
-                                  "--idle-timeout", "5s",
-                                  "--health-interval", "200ms",
-                                  "--threads", "2"};
+    const std::vector<std::pair<std::string, std::string>> defaults{
+        {"--max-body-bytes", std::to_string(max_body)}, {"--header-timeout", "1s"}, {"--idle-timeout", "5s"},
+        {"--health-interval", "200ms"}, {"--threads", "2"}};
+    std::vector<std::string> args{"serve", "--listen", "127.0.0.1:" + std::to_string(port)};
+    for (const auto& [flag, value] : defaults)
+        if (std::find(extra.begin(), extra.end(), flag) == extra.end()) args.insert(args.end(), {flag, value});
     args.insert(args.end(), extra.begin(), extra.end());
     auto d = std::make_unique<Daemon>(args, env, log_dir / ("daemon-" + std::to_string(port) + ".log"));
     for (int i = 0; i < 100; ++i) {
