@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -60,6 +61,8 @@ struct Config {
 
     std::string log_level = "info";
     std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
+    std::optional<ListenAddress> metrics_listen;  // /metrics on its own address instead
+    std::string metrics_token;                    // "" : /metrics needs no credential
     std::chrono::milliseconds spool_drain_interval{1'000};
 
     bool has_credentials() const { return !basic_user.empty() || !bearer_tokens.empty(); }

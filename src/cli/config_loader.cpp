@@ -71,6 +71,9 @@ po::options_description http_options() {
         ("body-timeout", po::value<std::string>(), "time to send a request body [120s]")
         ("idle-timeout", po::value<std::string>(), "keep-alive wait for the next request [60s]")
         ("shutdown-grace", po::value<std::string>(), "time in-flight requests get on SIGTERM [10s]")
+        ("metrics-listen", po::value<std::string>(), "serve /metrics (with /healthz, /readyz) on this address:port "
+                                                     "instead of the main one; the token, if any, from "
+                                                     "ESR_METRICS_TOKEN[_FILE]")
         ("trusted-proxies", po::value<std::string>(), "CIDRs (comma-separated) whose X-Forwarded-For names the "
                                                       "client; from anyone else it is ignored []");
     return d;
@@ -82,7 +85,8 @@ po::options_description file_only_options() {
     d.add_options()
         ("basic-password-file", po::value<std::string>(), "")
         ("bearer-tokens-file", po::value<std::string>(), "")
-        ("eventsshop-password-file", po::value<std::string>(), "");
+        ("eventsshop-password-file", po::value<std::string>(), "")
+        ("metrics-token-file", po::value<std::string>(), "");
     return d;
 }
 
@@ -208,6 +212,8 @@ void apply(Config& c, const Sources& s, Command command) {
     duration_option("body-timeout", c.body_timeout);
     duration_option("idle-timeout", c.idle_timeout);
     duration_option("shutdown-grace", c.shutdown_grace);
+    if (auto v = s.get("metrics-listen")) c.metrics_listen = parse_listen_address(*v, setting_name("metrics-listen"));
+    if (auto t = find_secret(s, "ESR_METRICS_TOKEN", "metrics-token-file", "metrics-token")) c.metrics_token = *t;
     if (auto v = s.get("trusted-proxies")) {
         for (const auto& cidr : split_tokens(*v)) {
             if (!http::parse_cidr(cidr))
@@ -423,6 +429,8 @@ std::string describe_config(const Config& c) {
       << "body-timeout = " << secs(c.body_timeout) << "\n"
       << "idle-timeout = " << secs(c.idle_timeout) << "\n"
       << "shutdown-grace = " << secs(c.shutdown_grace) << "\n"
+      << "metrics-listen = " << (c.metrics_listen ? c.metrics_listen->to_string() : std::string()) << "\n"
+      << "# metrics token: " << (c.metrics_token.empty() ? "not set" : "set (redacted)") << "\n"
       << "trusted-proxies = " << [&] {
              std::string all;
              for (const auto& t : c.trusted_proxies) all += (all.empty() ? "" : ",") + t;

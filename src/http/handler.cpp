@@ -2,6 +2,8 @@
 
 #include "esr/log.hpp"
 
+#include <openssl/crypto.h>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -86,7 +88,21 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
 
     if (m.route == Route::none) return error_response(404, "not_found", "no such path: " + std::string(path));
 
+    if (head.metrics_listener && m.route != Route::metrics && m.route != Route::healthz && m.route != Route::readyz)
+        return error_response(404, "not_found", "this address serves /metrics, /healthz and /readyz only");
+    if (m.route == Route::metrics && config_.metrics_listen && !head.metrics_listener)
+        return error_response(404, "not_found", "/metrics is served on --metrics-listen");
     if (m.route == Route::metrics) {
+        if (!config_.metrics_token.empty()) {
+            // Compared as digests, in constant time, like the delivery credentials.
+            auto expected = sha256("Bearer " + config_.metrics_token);
+            auto given = sha256(head.authorization);
+            if (CRYPTO_memcmp(expected.data(), given.data(), expected.size()) != 0) {
+                auto r = error_response(401, "unauthorized", "/metrics needs its bearer token");
+                r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"metrics\"");
+                return r;
+            }
+        }
         if (head.method != "GET") {
             auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
             r.headers.emplace_back("Allow", "GET");

@@ -51,7 +51,8 @@ struct SharedState {
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket&& socket, SharedState& state) : state_(state), stream_(std::move(socket)) {
+    Session(tcp::socket&& socket, SharedState& state, bool metrics_listener)
+        : state_(state), stream_(std::move(socket)), metrics_listener_(metrics_listener) {
         ++state_.connections;
         state_.handler.metrics().connection_opened();
         error_code ec;
@@ -121,6 +122,7 @@ private:
         head_.authorization = std::string(req[bhttp::field::authorization]);
         if (auto length = parser_->content_length()) head_.content_length = *length;
         head_.remote_addr = client_address(remote_, req["X-Forwarded-For"], state_.trusted_proxies);
+        head_.metrics_listener = metrics_listener_;
         keep_alive_ = req.keep_alive();
 
         auto decision = state_.handler.on_header(head_);
@@ -224,22 +226,25 @@ private:
     bool first_request_ = true;
     bool keep_alive_ = true;
     bool waiting_for_request_ = false;
+    bool metrics_listener_ = false;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
 public:
-    Listener(net::io_context& ioc, SharedState& state)
-        : ioc_(ioc), state_(state), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()) {}
+    Listener(net::io_context& ioc, SharedState& state, bool metrics_only = false)
+        : ioc_(ioc), state_(state), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()),
+          metrics_only_(metrics_only) {}
 
     void bind(const ListenAddress& address) {
+        const std::string setting = metrics_only_ ? "--metrics-listen (ESR_METRICS_LISTEN)" : "--listen (ESR_LISTEN)";
         error_code ec;
         tcp::endpoint endpoint(net::ip::make_address(address.host, ec), address.port);
-        if (ec) throw ConfigError("--listen (ESR_LISTEN)", address.to_string() + ": " + ec.message());
+        if (ec) throw ConfigError(setting, address.to_string() + ": " + ec.message());
         acceptor_.open(endpoint.protocol(), ec);
         if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
         if (!ec) acceptor_.bind(endpoint, ec);
         if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-        if (ec) throw ConfigError("--listen (ESR_LISTEN)", "cannot listen on " + address.to_string() + ": " + ec.message());
+        if (ec) throw ConfigError(setting, "cannot listen on " + address.to_string() + ": " + ec.message());
     }
 
     void run() {
@@ -271,7 +276,7 @@ private:
             return;
         }
         if (state_.connections >= state_.config.max_connections) refuse(std::move(socket));
-        else std::make_shared<Session>(std::move(socket), state_)->start();
+        else std::make_shared<Session>(std::move(socket), state_, metrics_only_)->start();
         accept();
     }
 
@@ -292,6 +297,7 @@ private:
     SharedState& state_;
     tcp::acceptor acceptor_;
     net::steady_timer retry_;
+    bool metrics_only_;
 };
 
 }  // namespace
@@ -305,6 +311,7 @@ struct Server::Impl {
     SharedState state;
     net::signal_set signals;
     std::shared_ptr<Listener> listener;
+    std::shared_ptr<Listener> metrics_listener;
     std::vector<std::thread> threads;
     std::mutex mutex;
     std::condition_variable changed;
@@ -324,6 +331,7 @@ struct Server::Impl {
     void stop_accepting_and_wake_idle_sessions() {
         state.stopping = true;
         listener->stop();
+        if (metrics_listener) metrics_listener->stop();
         std::vector<std::shared_ptr<Session>> open;
         {
             std::lock_guard lock(state.mutex);
@@ -348,6 +356,11 @@ void Server::start() {
     impl_->listener = std::make_shared<Listener>(impl_->ioc, impl_->state);
     impl_->listener->bind(impl_->config.listen);
     impl_->listener->run();
+    if (impl_->config.metrics_listen) {
+        impl_->metrics_listener = std::make_shared<Listener>(impl_->ioc, impl_->state, true);
+        impl_->metrics_listener->bind(*impl_->config.metrics_listen);
+        impl_->metrics_listener->run();
+    }
     impl_->signals.async_wait([this](error_code e, int s) { impl_->on_signal(e, s); });
     for (unsigned i = 0; i < impl_->config.threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
     log::info("listening", {{"address", impl_->config.listen.to_string()},

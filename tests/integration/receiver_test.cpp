@@ -370,6 +370,21 @@ BOOST_AUTO_TEST_CASE(x_forwarded_for_is_believed_only_from_trusted_proxies) {
     BOOST_TEST(site.daemon->log().find("\"remote_addr\":\"203.0.113.9\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_on_their_own_address_behind_a_token) {
+    auto env = world().env;
+    env["ESR_METRICS_TOKEN"] = "scrape-token";
+    int port = free_port(), metrics_port = free_port();
+    auto daemon = start_daemon(port, env, world().dir.path, {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)});
+    BOOST_TEST(HttpClient(metrics_port).request("GET", "/metrics").status == 401u);
+    auto scraped = HttpClient(metrics_port).request("GET", "/metrics", "", {{"Authorization", "Bearer scrape-token"}});
+    BOOST_TEST(scraped.status == 200u);
+    BOOST_TEST(scraped.body.find("eventsshop_database_up 1") != std::string::npos);
+    BOOST_TEST(HttpClient(port).request("GET", "/metrics").status == 404u);
+    BOOST_TEST(HttpClient(metrics_port).request("POST", "/", unique_body("wrong door"), {{"Authorization", bearer_new}})
+                   .status == 404u);
+    BOOST_TEST(daemon->terminate() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     int port = free_port();
     auto d = start_daemon(port, world().env, world().dir.path, {"--shutdown-grace", "5s"});

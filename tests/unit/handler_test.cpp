@@ -210,4 +210,20 @@ BOOST_AUTO_TEST_CASE(metrics_count_what_the_handler_sees) {
     BOOST_TEST(header_answer({"POST", "/metrics", "", {}, ""}).status == 405u);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_token_and_separate_listener) {
+    config.metrics_token = "scrape-me";
+    BOOST_TEST(header_answer({"GET", "/metrics", "", {}, ""}).status == 401u);
+    BOOST_TEST(header_answer({"GET", "/metrics", "Bearer wrong", {}, ""}).status == 401u);
+    BOOST_TEST(header_answer({"GET", "/metrics", "Bearer scrape-me", {}, ""}).status == 200u);
+    config.metrics_token.clear();
+    config.metrics_listen = ListenAddress{"127.0.0.1", 9100};
+    BOOST_TEST(header_answer({"GET", "/metrics", "", {}, ""}).status == 404u);  // not on the main address
+    RequestHead on_metrics{"GET", "/metrics", "", {}, "", true};
+    BOOST_TEST(header_answer(on_metrics).status == 200u);
+    RequestHead delivery_there{"POST", "/", "Bearer tok", 10, "", true};
+    BOOST_TEST(header_answer(delivery_there).status == 404u);  // deliveries only on the main address
+    RequestHead health_there{"GET", "/healthz", "", {}, "", true};
+    BOOST_TEST(header_answer(health_there).status == 200u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,6 +24,7 @@ struct RequestHead {
     std::string authorization;
     std::optional<std::uint64_t> content_length;
     std::string remote_addr;
+    bool metrics_listener = false;  // arrived on --metrics-listen
 };
 
 struct Response {
