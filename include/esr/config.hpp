@@ -60,6 +60,8 @@ struct Config {
     std::chrono::milliseconds health_interval{1'000};
 
     std::string log_level = "info";
+    unsigned auth_failure_limit = 20;  // failed authentications per address and window; 0: no limit
+    std::chrono::milliseconds auth_failure_window{60'000};
     std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
     std::optional<ListenAddress> metrics_listen;  // /metrics on its own address instead
     std::string metrics_token;                    // "" : /metrics needs no credential

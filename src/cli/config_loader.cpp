@@ -74,6 +74,9 @@ po::options_description http_options() {
         ("metrics-listen", po::value<std::string>(), "serve /metrics (with /healthz, /readyz) on this address:port "
                                                      "instead of the main one; the token, if any, from "
                                                      "ESR_METRICS_TOKEN[_FILE]")
+        ("auth-failure-limit", po::value<std::string>(), "failed authentications an address may make per window "
+                                                         "before it gets 429 [20; 0: no limit]")
+        ("auth-failure-window", po::value<std::string>(), "the window of --auth-failure-limit [60s]")
         ("trusted-proxies", po::value<std::string>(), "CIDRs (comma-separated) whose X-Forwarded-For names the "
                                                       "client; from anyone else it is ignored []");
     return d;
@@ -212,6 +215,8 @@ void apply(Config& c, const Sources& s, Command command) {
     duration_option("body-timeout", c.body_timeout);
     duration_option("idle-timeout", c.idle_timeout);
     duration_option("shutdown-grace", c.shutdown_grace);
+    unsigned_option("auth-failure-limit", c.auth_failure_limit, 0, 1'000'000);
+    duration_option("auth-failure-window", c.auth_failure_window);
     if (auto v = s.get("metrics-listen")) c.metrics_listen = parse_listen_address(*v, setting_name("metrics-listen"));
     if (auto t = find_secret(s, "ESR_METRICS_TOKEN", "metrics-token-file", "metrics-token")) c.metrics_token = *t;
     if (auto v = s.get("trusted-proxies")) {
@@ -431,6 +436,8 @@ std::string describe_config(const Config& c) {
       << "shutdown-grace = " << secs(c.shutdown_grace) << "\n"
       << "metrics-listen = " << (c.metrics_listen ? c.metrics_listen->to_string() : std::string()) << "\n"
       << "# metrics token: " << (c.metrics_token.empty() ? "not set" : "set (redacted)") << "\n"
+      << "auth-failure-limit = " << c.auth_failure_limit << "\n"
+      << "auth-failure-window = " << secs(c.auth_failure_window) << "\n"
       << "trusted-proxies = " << [&] {
              std::string all;
              for (const auto& t : c.trusted_proxies) all += (all.empty() ? "" : ",") + t;

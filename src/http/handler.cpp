@@ -65,7 +65,12 @@ Metrics::Route metrics_route(const Match& m) {
 
 Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
                  const ReadinessProbe& readiness, Metrics& metrics)
-    : config_(config), auth_(auth), sink_(sink), readiness_(readiness), metrics_(metrics) {}
+    : config_(config),
+      auth_(auth),
+      sink_(sink),
+      readiness_(readiness),
+      metrics_(metrics),
+      throttle_(config.auth_failure_limit, config.auth_failure_window) {}
 
 boost::json::object Handler::ready_body(std::string_view status) const {
     boost::json::object body{{"status", status}};
@@ -145,10 +150,19 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         r.headers.emplace_back("Allow", "POST");
         return r;
     }
+    if (auto wait = throttle_.blocked(head.remote_addr)) {
+        auto r = error_response(429, "too_many_failures",
+                                "too many failed authentications from this address; retry in " +
+                                    std::to_string(wait->count()) + " s");
+        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+        r.close = true;
+        return r;
+    }
     // Checked before a byte of the body is read, so an unauthenticated body is never stored.
     auto principal = head.authorization.empty() ? std::nullopt : auth_.authenticate(head.authorization);
     if (!principal) {
         metrics_.auth_failure();
+        throttle_.failed(head.remote_addr);
         auto r = error_response(401, "unauthorized",
                                 head.authorization.empty() ? "no Authorization header"
                                                            : "the credentials in Authorization are not accepted");

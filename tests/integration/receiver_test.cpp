@@ -385,6 +385,22 @@ BOOST_AUTO_TEST_CASE(metrics_on_their_own_address_behind_a_token) {
     BOOST_TEST(daemon->terminate() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(failed_authentication_is_throttled_per_address) {
+    Site site({"--auth-failure-limit", "3", "--auth-failure-window", "2s"});
+    auto attempt = [&](const std::string& authorization) {
+        return HttpClient(site.port).request("POST", "/", unique_body("guess"), {{"Authorization", authorization}});
+    };
+    for (int i = 0; i < 3; ++i) BOOST_TEST(attempt("Bearer guess-" + std::to_string(i)).status == 401u);
+    auto blocked = attempt("Bearer guess-4");
+    BOOST_TEST(blocked.status == 429u);
+    BOOST_TEST(!blocked.header("retry-after").empty());
+    BOOST_TEST(json_of(blocked).at("error").as_string() == "too_many_failures");
+    // Blocked means blocked: even the right credentials wait, or guessing would go on unhindered.
+    BOOST_TEST(attempt(bearer_new).status == 429u);
+    std::this_thread::sleep_for(2100ms);
+    BOOST_TEST(attempt(bearer_new).status == 202u);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_finishes_and_exits_zero) {
     int port = free_port();
     auto d = start_daemon(port, world().env, world().dir.path, {"--shutdown-grace", "5s"});

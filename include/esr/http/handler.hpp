@@ -3,6 +3,7 @@
 #include "esr/auth.hpp"
 #include "esr/config.hpp"
 #include "esr/delivery.hpp"
+#include "esr/http/auth_throttle.hpp"
 #include "esr/metrics.hpp"
 
 #include <boost/json/object.hpp>
@@ -77,6 +78,7 @@ private:
     DeliverySink& sink_;
     const ReadinessProbe& readiness_;
     Metrics& metrics_;
+    mutable AuthThrottle throttle_;  // its own lock: the handler is shared by the network threads
 };
 
 }  // namespace esr::http
