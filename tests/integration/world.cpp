@@ -24,7 +24,7 @@ std::unique_ptr<Daemon> start_daemon(int port, const std::map<std::string, std::
                                      const std::filesystem::path& log_dir, std::vector<std::string> extra) {
     const std::vector<std::pair<std::string, std::string>> defaults{
         {"--max-body-bytes", std::to_string(max_body)}, {"--header-timeout", "1s"}, {"--idle-timeout", "5s"},
-        {"--health-interval", "200ms"}, {"--threads", "2"},
+        {"--health-interval", "200ms"}, {"--threads", "2"}, {"--body-timeout", "3s"},
         // Tests fail authentication on purpose, all from 127.0.0.1; the throttle has its own test.
         {"--auth-failure-limit", "10000"}};
     std::vector<std::string> args{"serve", "--listen", "127.0.0.1:" + std::to_string(port)};
