@@ -664,10 +664,13 @@ Extraction extract_impl(const json::value& document, std::optional<Kind> declare
 /// object ends (if it is an array element or the whole body) and left out of the document.
 class StreamingBuilder {
 public:
-    constexpr static std::size_t max_object_size = std::size_t(-1);
+    // Hostile-document limits, enforced by the parser as it goes (a clear 400, never a large
+    // allocation): far above any record EventsShop documents. Arrays are not limited: a year-long
+    // city matrix is one array of 100,000+ rows.
+    constexpr static std::size_t max_object_size = 10'000;  // members of one object
     constexpr static std::size_t max_array_size = std::size_t(-1);
-    constexpr static std::size_t max_key_size = std::size_t(-1);
-    constexpr static std::size_t max_string_size = std::size_t(-1);
+    constexpr static std::size_t max_key_size = 1024;
+    constexpr static std::size_t max_string_size = 1 << 20;
     using ec = boost::system::error_code;
 
     StreamingBuilder(std::optional<Kind> declared, DemandRowSink& sink, json::storage_ptr storage)

@@ -317,6 +317,19 @@ BOOST_AUTO_TEST_CASE(syntax_errors_say_where) {
     BOOST_TEST(std::get<JsonSyntaxError>(trailing).offset == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(hostile_sizes_are_refused_with_a_reason) {
+    auto refused = [](const std::string& body) {
+        auto r = extract_body(body, std::nullopt);
+        return std::holds_alternative<JsonSyntaxError>(r) ? std::get<JsonSyntaxError>(r).message : std::string();
+    };
+    BOOST_TEST(!refused(R"({"s": ")" + std::string(2 << 20, 'x') + R"("})").empty());   // a 2 MB string
+    BOOST_TEST(!refused(R"({")" + std::string(2000, 'k') + R"(": 1})").empty());         // a 2 KB key
+    std::string wide = "{";
+    for (int i = 0; i < 10'001; ++i) wide += (i ? R"(,"k)" : R"("k)") + std::to_string(i) + R"(":1)";
+    BOOST_TEST(!refused(wide + "}").empty());                                         // 10,001 members
+    BOOST_TEST(refused(R"({"s": ")" + std::string(100'000, 'x') + R"("})").empty());    // 100 KB is fine
+}
+
 BOOST_AUTO_TEST_CASE(a_large_matrix_streams_every_row) {
     std::string body = R"({"demandId": 5, "hotelCode": 0, "city": "Rome", "demand": [)";
     for (int h = 0; h < 50; ++h)
