@@ -44,6 +44,7 @@ struct Config {
     std::uint64_t max_body_bytes = 256ull << 20;
     std::size_t max_header_bytes = 16 << 10;
     std::size_t max_connections = 1024;
+    std::size_t max_connections_per_address = 128;  // 0: no limit; trusted proxies are exempt
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds body_timeout{120'000};
     std::chrono::milliseconds idle_timeout{60'000};

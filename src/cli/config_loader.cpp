@@ -67,6 +67,8 @@ po::options_description http_options() {
         ("max-body-bytes", po::value<std::string>(), "largest body accepted [268435456 = 256 MiB]")
         ("max-header-bytes", po::value<std::string>(), "largest request header [16384]")
         ("max-connections", po::value<std::string>(), "connections open at once [1024]")
+        ("max-connections-per-address", po::value<std::string>(), "connections one client address may hold "
+                                                                  "(trusted proxies exempt) [128; 0: no limit]")
         ("header-timeout", po::value<std::string>(), "time to send a request header [10s]")
         ("body-timeout", po::value<std::string>(), "time to send a request body [120s]")
         ("idle-timeout", po::value<std::string>(), "keep-alive wait for the next request [60s]")
@@ -211,6 +213,7 @@ void apply(Config& c, const Sources& s, Command command) {
     unsigned_option("max-body-bytes", c.max_body_bytes, 1, 1ull << 40);
     unsigned_option("max-header-bytes", c.max_header_bytes, 1024, 1 << 20);
     unsigned_option("max-connections", c.max_connections, 1, 1'000'000);
+    unsigned_option("max-connections-per-address", c.max_connections_per_address, 0, 1'000'000);
     duration_option("header-timeout", c.header_timeout);
     duration_option("body-timeout", c.body_timeout);
     duration_option("idle-timeout", c.idle_timeout);
@@ -430,6 +433,7 @@ std::string describe_config(const Config& c) {
       << "max-body-bytes = " << c.max_body_bytes << "\n"
       << "max-header-bytes = " << c.max_header_bytes << "\n"
       << "max-connections = " << c.max_connections << "\n"
+      << "max-connections-per-address = " << c.max_connections_per_address << "\n"
       << "header-timeout = " << secs(c.header_timeout) << "\n"
       << "body-timeout = " << secs(c.body_timeout) << "\n"
       << "idle-timeout = " << secs(c.idle_timeout) << "\n"

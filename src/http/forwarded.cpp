@@ -68,6 +68,14 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
     return c;
 }
 
+bool is_trusted(const std::string& address, const std::vector<Cidr>& blocks) {
+    auto a = parse_ip(address);
+    if (!a) return false;
+    for (const auto& c : blocks)
+        if (c.contains(*a)) return true;
+    return false;
+}
+
 std::string client_address(const std::string& peer, std::string_view forwarded_for, const std::vector<Cidr>& trusted) {
     auto is_trusted = [&](const std::array<unsigned char, 16>& a) {
         for (const auto& c : trusted)

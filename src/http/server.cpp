@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <chrono>
 #include <list>
+#include <unordered_map>
 #include <mutex>
 #include <thread>
 
@@ -43,6 +44,25 @@ struct SharedState {
     const Config& config;
     const Handler& handler;
     std::vector<Cidr> trusted_proxies;
+
+    // Connections per peer address, so one client cannot take every connection.
+    std::mutex per_address_mutex;
+    std::unordered_map<std::string, std::size_t> per_address;
+
+    /// Counts a new connection from `peer`; false when that address is at its limit.
+    bool admit(const std::string& peer) {
+        std::lock_guard lock(per_address_mutex);
+        auto& n = per_address[peer];
+        const auto limit = config.max_connections_per_address;
+        if (limit != 0 && n >= limit && !is_trusted(peer, trusted_proxies)) return false;
+        ++n;
+        return true;
+    }
+    void release(const std::string& peer) {
+        std::lock_guard lock(per_address_mutex);
+        auto it = per_address.find(peer);
+        if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+    }
     std::atomic<std::size_t> connections{0};
     std::atomic<bool> stopping{false};
     std::mutex mutex;
@@ -60,10 +80,18 @@ public:
         if (!ec) remote_ = peer.address().to_string();
     }
 
+    /// The peer's address as the listener saw it (before the session is created).
+    static std::string peer_of(const tcp::socket& socket) {
+        error_code ec;
+        auto peer = socket.remote_endpoint(ec);
+        return ec ? std::string() : peer.address().to_string();
+    }
+
     ~Session() {
         std::lock_guard lock(state_.mutex);
         state_.sessions.erase(registration_);
         --state_.connections;
+        state_.release(remote_);
         state_.handler.metrics().connection_closed();
     }
 
@@ -275,7 +303,8 @@ private:
             });
             return;
         }
-        if (state_.connections >= state_.config.max_connections) refuse(std::move(socket));
+        if (state_.connections >= state_.config.max_connections || !state_.admit(Session::peer_of(socket)))
+            refuse(std::move(socket));
         else std::make_shared<Session>(std::move(socket), state_, metrics_only_)->start();
         accept();
     }

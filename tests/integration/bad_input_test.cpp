@@ -107,4 +107,18 @@ BOOST_AUTO_TEST_CASE(garbled_requests_get_400_and_the_daemon_goes_on) {
     still_serving();
 }
 
+BOOST_AUTO_TEST_CASE(one_address_cannot_take_every_connection) {
+    Site site({"--max-connections-per-address", "2"});
+    {
+        RawConnection first(site.port), second(site.port);
+        std::this_thread::sleep_for(200ms);  // both accepted
+        RawConnection third(site.port);
+        auto answer = third.receive_until_close(5s);
+        BOOST_TEST(answer.rfind("HTTP/1.1 503", 0) == 0u, answer);
+        BOOST_TEST(answer.find("too_many_connections") != std::string::npos, answer);
+    }
+    std::this_thread::sleep_for(300ms);  // the first two closed: room again
+    BOOST_TEST(HttpClient(site.port).request("GET", "/healthz").status == 200u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -19,6 +19,9 @@ struct Cidr {
 /// "10.0.0.0/8", "127.0.0.1" (a /32), "::1", "fd00::/8"; nothing when malformed.
 std::optional<Cidr> parse_cidr(std::string_view text);
 
+/// Whether `address` (as text) lies in one of `blocks`.
+bool is_trusted(const std::string& address, const std::vector<Cidr>& blocks);
+
 /// The client a request came from: the peer, unless the peer is a trusted proxy, in which case
 /// X-Forwarded-For is read from the right, skipping trusted proxies, and the first address that is
 /// not one is the client. A malformed entry ends the walk at the last address known good.
