@@ -492,18 +492,35 @@ struct Candidate {
     const json::object* envelope;  // the object around the array that held it, for defaults
 };
 
-void gather(const json::value& v, const json::object* envelope, int depth, std::vector<Candidate>& out) {
+// Demand rows are whatever objects with demand figures stand as array elements (or as the whole
+// body), at any depth, even inside another record: exactly the objects extract_streaming() hands to
+// its sink as they end. The envelope of each is the nearest object around its array.
+void gather_demand_rows(const json::value& v, const json::object* envelope, bool element, std::vector<Candidate>& out) {
+    if (v.is_object()) {
+        const auto& o = v.get_object();
+        for (const auto& m : o)
+            if (m.value().is_structured()) gather_demand_rows(m.value(), &o, false, out);
+        if (element && is_demand_row(View(o))) out.push_back({&o, envelope});  // inner rows first, as streamed
+    } else if (v.is_array()) {
+        for (const auto& e : v.get_array()) gather_demand_rows(e, envelope, true, out);
+    }
+}
+
+// The other records: objects that look like records, not looking inside them, within a few levels
+// of envelope. Demand rows that are array elements (or the body) are gather_demand_rows()'.
+void gather(const json::value& v, const json::object* envelope, int depth, bool element, std::vector<Candidate>& out) {
     if (depth > 4) return;
     if (v.is_object()) {
         const auto& o = v.get_object();
-        if (is_record(View(o))) {
-            out.push_back({&o, envelope});
+        View view(o);
+        if (is_record(view)) {
+            if (!(element && is_demand_row(view))) out.push_back({&o, envelope});
             return;
         }
         for (const auto& m : o)
-            if (m.value().is_structured()) gather(m.value(), &o, depth + 1, out);
+            if (m.value().is_structured()) gather(m.value(), &o, depth + 1, false, out);
     } else if (v.is_array()) {
-        for (const auto& e : v.get_array()) gather(e, envelope, depth + 1, out);
+        for (const auto& e : v.get_array()) gather(e, envelope, depth + 1, true, out);
     }
 }
 
@@ -595,7 +612,8 @@ std::string describe(std::size_t n, std::string_view what) {
 
 Extraction extract_impl(const json::value& document, std::optional<Kind> declared, std::size_t streamed_demand) {
     std::vector<Candidate> candidates;
-    gather(document, nullptr, 0, candidates);
+    gather_demand_rows(document, nullptr, true, candidates);
+    gather(document, nullptr, 0, true, candidates);
 
     std::size_t demand = streamed_demand, impact = 0, events = 0;
     for (const auto& c : candidates) {

@@ -317,6 +317,20 @@ BOOST_AUTO_TEST_CASE(syntax_errors_say_where) {
     BOOST_TEST(std::get<JsonSyntaxError>(trailing).offset == 3u);
 }
 
+// Found by fuzz_payload: an event whose own array holds demand rows. Both extractors must see the
+// demand rows wherever they stand as array elements.
+BOOST_AUTO_TEST_CASE(regression_demand_rows_inside_an_event_record) {
+    const std::string body = "{\x0a""  \x22""eventId\x22"": 884201,\x0a""  \x22""eventName\x22"": \x22""Mobile World Congress 2027\x22"",\x0a""  \x22""category3\x22"": \x22""3\x22"",\x0a""  \x22""subCategoee\x22"": \x22""500-1000\x22"", \x22""venue\x22"": \x22""Richard Ro\x22"", \x22""date\x22"": \x22""2026-03-v02\x22"", \x22""absoluteDemandy\x22"": \x22""Barcelona\x22"",\x0a""  \x22""country\x22"": \x22""Spain\x22"",\x0a""  \x22""startDate\x22"": \x22""2026-03-02\x22"",\x0a""  \x22""horizon\x22"": 2,\x0a""  \x22""demand\x22"": [\x0a""    {\x22""hotelCode\x22"": 12345, \x22""hotelName\x22"": \x22""Hotel Arts Barcelona\x22"", \x22""date\x22"": \x22""2026-03-0\xff""\xff""\xfe""\xcf""2\x22"", \x22""absoluteDemand\x22"": 1412, \x22""relativeDemand\x22"": 93, \x22""eventsRegistered\x22"": 5},\x0a""    {\x22""hotelCode\x22"": 12345, \x22""hotelName\x22"": \x22""Hotel Arts Barcelona\x22"", \x22""date\x22"": \x22""2026-03-03\x22"", \x22""absoluteDemand\x22"": 1501, \x22""relativeDemand\x22"": 100, \x22""eventsRegistered\x22"": 5},\x0a""    {\x22""hotelCode\x22"": 22871, \x22""hotelName\x22"": \x22""W Barcelona\x22"", \x22""d\x22"": \x22""2026-03-04\x22"", \x22""impactScore\x22"": 95},\x0a""    {\x22""date\x22"": \x22""2026-03-05\x22"", \x22""impactScore\x22"": 72}\x0a""  ]\x0a""}\x0a""";
+    auto streamed = extract_body(body, std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(streamed));
+    auto document = parse_json(body);
+    BOOST_REQUIRE(std::holds_alternative<boost::json::value>(document));
+    auto dom = extract(std::get<boost::json::value>(document));
+    BOOST_TEST((std::get<Extraction>(streamed).kind == Kind::hoteldemand));
+    BOOST_TEST((dom.kind == Kind::hoteldemand));
+    BOOST_TEST((std::get<Extraction>(streamed).demand == dom.demand));
+}
+
 BOOST_AUTO_TEST_CASE(hostile_sizes_are_refused_with_a_reason) {
     auto refused = [](const std::string& body) {
         auto r = extract_body(body, std::nullopt);
