@@ -2,7 +2,8 @@
 # Builds the libFuzzer harnesses with clang (ASan+UBSan) and runs each for SECONDS (default 30),
 # seeded with ../shared/fixtures and the tests' dictionaries. A crash leaves its input in
 # build-fuzz/findings/ and fails the script: turn it into a regression test.
-#   scripts/fuzz.sh [SECONDS]        CI runs it short; for a real campaign, use 3600 or more.
+#   scripts/fuzz.sh [SECONDS]        for a real campaign, use 3600 or more
+#   ESR_FUZZ_RUNS=N ESR_FUZZ_SEED=S  a fixed number of runs from a fixed seed: repeatable (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -17,6 +18,7 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDe
   -DESR_BUILD_TESTS=OFF -DESR_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_payload fuzz_request >/dev/null
 
+rm -rf build-fuzz/corpus  # from the seeds each time, so a run is repeatable
 mkdir -p build-fuzz/findings build-fuzz/corpus/payload build-fuzz/corpus/request
 cp ../shared/fixtures/*.json build-fuzz/corpus/payload/ 2>/dev/null || true
 for f in build-fuzz/corpus/payload/*.json; do
@@ -29,8 +31,11 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 status=0
 for target in payload request; do
   dict=tests/fuzz/json.dict; [ "$target" = request ] && dict=tests/fuzz/http.dict
-  echo "fuzz_$target: ${seconds}s"
-  build-fuzz/fuzz_$target -max_total_time="$seconds" -dict="$dict" -max_len=65536 -rss_limit_mb=2048 \
+  if [ -n "${ESR_FUZZ_RUNS:-}" ]; then echo "fuzz_$target: $ESR_FUZZ_RUNS runs from seed ${ESR_FUZZ_SEED:-1}"
+  else echo "fuzz_$target: ${seconds}s"; fi
+  limit=(-max_total_time="$seconds")
+  [ -n "${ESR_FUZZ_RUNS:-}" ] && limit=(-runs="$ESR_FUZZ_RUNS" -seed="${ESR_FUZZ_SEED:-1}")
+  build-fuzz/fuzz_$target "${limit[@]}" -dict="$dict" -max_len=65536 -rss_limit_mb=2048 \
     -artifact_prefix=build-fuzz/findings/"$target"- build-fuzz/corpus/$target 2>build-fuzz/fuzz_$target.log \
     || { status=1; tail -n 40 build-fuzz/fuzz_$target.log; }
   grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" build-fuzz/fuzz_$target.log | tail -n 1 || true

@@ -754,6 +754,7 @@ public:
 
     json::value& document() { return root_; }
     std::size_t streamed() const { return streamed_; }
+    std::size_t duplicate_keys() const { return duplicate_keys_; }
 
 private:
     struct Frame {
@@ -765,7 +766,8 @@ private:
         if (stack_.empty()) {
             root_ = std::move(v);
         } else if (auto* o = stack_.back().value.if_object()) {
-            (*o)[stack_.back().key] = std::move(v);  // a repeated key: the last one wins
+            if (o->contains(stack_.back().key)) ++duplicate_keys_;
+            (*o)[stack_.back().key] = std::move(v);  // a repeated key: the last one wins in the document
         } else {
             stack_.back().value.get_array().push_back(std::move(v));
         }
@@ -794,6 +796,7 @@ private:
     json::storage_ptr storage_;
     json::value root_;
     std::size_t streamed_ = 0;
+    std::size_t duplicate_keys_ = 0;
 };
 
 class CollectRows : public DemandRowSink {
@@ -844,7 +847,9 @@ std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view bod
     std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
     if (!ec && consumed < body.size()) ec = json::error::extra_data;
     if (ec) return JsonSyntaxError{consumed, ec.message()};
-    return extract_impl(parser.handler().document(), declared, parser.handler().streamed());
+    auto x = extract_impl(parser.handler().document(), declared, parser.handler().streamed());
+    x.duplicate_keys = parser.handler().duplicate_keys();
+    return x;
 }
 
 std::variant<Extraction, JsonSyntaxError> extract_body(std::string_view body, std::optional<Kind> declared) {

@@ -24,7 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             Discard sink;
             auto streamed = extract_streaming(body, declared, sink);
             if (std::holds_alternative<Extraction>(collected) != std::holds_alternative<Extraction>(streamed)) std::abort();
-            if (!declared && std::holds_alternative<Extraction>(collected)) {
+            // With repeated keys the two legitimately differ: the stream saw every value.
+            if (!declared && std::holds_alternative<Extraction>(collected) &&
+                std::get<Extraction>(collected).duplicate_keys == 0) {
                 auto document = parse_json(body);
                 if (std::holds_alternative<boost::json::value>(document)) {
                     auto x = extract(std::get<boost::json::value>(document));

@@ -63,6 +63,9 @@ struct Extraction {
     std::vector<DemandEventRecord> demand_events;
     std::size_t streamed_demand = 0;  // demand rows handed to a DemandRowSink instead of `demand`
     DemandRecord demand_defaults;      // the top-level envelope's demandId, hotelCode, city, country
+    // Keys repeated within one object. The raw body keeps every value; the one-pass extractor
+    // streams demand rows under each, the document keeps the last value of each key.
+    std::size_t duplicate_keys = 0;
 
     std::size_t record_count() const {
         return events.size() + impacts.size() + demand.size() + streamed_demand + demand_events.size();
