@@ -108,17 +108,34 @@ BOOST_AUTO_TEST_CASE(garbled_requests_get_400_and_the_daemon_goes_on) {
 }
 
 BOOST_AUTO_TEST_CASE(one_address_cannot_take_every_connection) {
-    Site site({"--max-connections-per-address", "2"});
+    Site site({"--max-connections-per-address", "3"});
     {
         RawConnection first(site.port), second(site.port);
-        std::this_thread::sleep_for(200ms);  // both accepted
-        RawConnection third(site.port);
-        auto answer = third.receive_until_close(5s);
+        // Wait until the daemon has accepted all three (the third is this scraper's), so the test
+        // does not race the listener.
+        HttpClient scraper(site.port);
+        bool all_in = false;
+        for (int i = 0; i < 100 && !all_in; ++i) {
+            auto text = scraper.request("GET", "/metrics").body;
+            all_in = text.find("\neventsshop_connections_open 3\n") != std::string::npos;
+            if (!all_in) std::this_thread::sleep_for(50ms);
+        }
+        BOOST_TEST_REQUIRE(all_in);
+        RawConnection fourth(site.port);
+        auto answer = fourth.receive_until_close(5s);
         BOOST_TEST(answer.rfind("HTTP/1.1 503", 0) == 0u, answer);
         BOOST_TEST(answer.find("too_many_connections") != std::string::npos, answer);
     }
-    std::this_thread::sleep_for(300ms);  // the first two closed: room again
-    BOOST_TEST(HttpClient(site.port).request("GET", "/healthz").status == 200u);
+    // Closed: room again.
+    unsigned status = 0;
+    for (int i = 0; i < 50 && status != 200; ++i) {
+        try {
+            status = HttpClient(site.port).request("GET", "/healthz").status;
+        } catch (const std::exception&) {
+        }
+        if (status != 200) std::this_thread::sleep_for(100ms);
+    }
+    BOOST_TEST(status == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
