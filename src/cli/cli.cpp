@@ -94,15 +94,10 @@ int run_migrate(const std::vector<std::string>& args) {
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
     auto connection = connect_for_command(config.database_url);
-    try {
-        int applied = db::migrate(*connection);
-        std::cout << "schema at version " << db::applied_schema_version(*connection) << " (" << applied
-                  << " migration" << (applied == 1 ? "" : "s") << " applied)\n";
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << program << ": migrate failed: " << e.what() << "\n";
-        return 1;
-    }
+    int applied = db::migrate(*connection);
+    std::cout << "schema at version " << db::applied_schema_version(*connection) << " (" << applied << " migration"
+              << (applied == 1 ? "" : "s") << " applied)\n";
+    return 0;
 }
 
 int run_reprocess(const std::vector<std::string>& args) {
@@ -123,18 +118,13 @@ int run_reprocess(const std::vector<std::string>& args) {
                std::to_string(p.reclassified) + " reclassified, " + std::to_string(p.records) + " typed rows, " +
                std::to_string(p.skipped) + " skipped";
     };
-    try {
-        auto result = db::reprocess(*connection, filter, [&](const db::ReprocessProgress& p) {
-            if (std::chrono::steady_clock::now() - last_report < std::chrono::seconds(2)) return;
-            last_report = std::chrono::steady_clock::now();
-            std::cerr << "reprocess: " << line(p) << "\n";
-        });
-        std::cout << "reprocessed " << line(result) << "\n";
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << program << ": reprocess failed: " << e.what() << "\n";
-        return 1;
-    }
+    auto result = db::reprocess(*connection, filter, [&](const db::ReprocessProgress& p) {
+        if (std::chrono::steady_clock::now() - last_report < std::chrono::seconds(2)) return;
+        last_report = std::chrono::steady_clock::now();
+        std::cerr << "reprocess: " << line(p) << "\n";
+    });
+    std::cout << "reprocessed " << line(result) << "\n";
+    return 0;
 }
 
 int run_simulate(const std::vector<std::string>& args) {
@@ -353,7 +343,8 @@ int run(int argc, char** argv) {
     } catch (const ConfigError& e) {
         return fail_config(e);
     } catch (const std::exception& e) {
-        log::error("fatal", {{"error", e.what()}});
+        // The one place a command's failure becomes a message and exit status 1.
+        std::cerr << program << ": " << command << " failed: " << e.what() << "\n";
         return 1;
     }
     std::cerr << program << ": unknown command '" << command << "'\n\n" << usage;
