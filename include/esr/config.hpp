@@ -47,6 +47,10 @@ struct Config {
     std::size_t max_connections_per_address = 128;  // 0: no limit; trusted proxies are exempt
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds body_timeout{120'000};
+    // After the grace, a body must keep arriving at min_body_rate on average (0: no floor), so a
+    // trickle cannot hold a connection for the whole body timeout.
+    std::uint64_t min_body_rate = 1024;  // bytes per second
+    std::chrono::milliseconds body_rate_grace{10'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds shutdown_grace{10'000};
 

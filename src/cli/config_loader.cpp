@@ -71,6 +71,9 @@ po::options_description http_options() {
                                                                   "(trusted proxies exempt) [128; 0: no limit]")
         ("header-timeout", po::value<std::string>(), "time to send a request header [10s]")
         ("body-timeout", po::value<std::string>(), "time to send a request body [120s]")
+        ("min-body-rate", po::value<std::string>(), "bytes per second a body must average once "
+                                                    "--body-rate-grace has passed [1024; 0: no floor]")
+        ("body-rate-grace", po::value<std::string>(), "time a body gets before --min-body-rate applies [10s]")
         ("idle-timeout", po::value<std::string>(), "keep-alive wait for the next request [60s]")
         ("shutdown-grace", po::value<std::string>(), "time in-flight requests get on SIGTERM [10s]")
         ("metrics-listen", po::value<std::string>(), "serve /metrics (with /healthz, /readyz) on this address:port "
@@ -216,6 +219,8 @@ void apply(Config& c, const Sources& s, Command command) {
     unsigned_option("max-connections-per-address", c.max_connections_per_address, 0, 1'000'000);
     duration_option("header-timeout", c.header_timeout);
     duration_option("body-timeout", c.body_timeout);
+    unsigned_option("min-body-rate", c.min_body_rate, 0, 1ull << 40);
+    duration_option("body-rate-grace", c.body_rate_grace);
     duration_option("idle-timeout", c.idle_timeout);
     duration_option("shutdown-grace", c.shutdown_grace);
     unsigned_option("auth-failure-limit", c.auth_failure_limit, 0, 1'000'000);
@@ -436,6 +441,8 @@ std::string describe_config(const Config& c) {
       << "max-connections-per-address = " << c.max_connections_per_address << "\n"
       << "header-timeout = " << secs(c.header_timeout) << "\n"
       << "body-timeout = " << secs(c.body_timeout) << "\n"
+      << "min-body-rate = " << c.min_body_rate << "\n"
+      << "body-rate-grace = " << secs(c.body_rate_grace) << "\n"
       << "idle-timeout = " << secs(c.idle_timeout) << "\n"
       << "shutdown-grace = " << secs(c.shutdown_grace) << "\n"
       << "metrics-listen = " << (c.metrics_listen ? c.metrics_listen->to_string() : std::string()) << "\n"

@@ -173,16 +173,66 @@ private:
 
     void read_body() {
         parser_->body_limit(state_.config.max_body_bytes);
-        stream_.expires_after(state_.config.body_timeout);
-        bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
+        body_started_ = std::chrono::steady_clock::now();
+        body_bytes_ = 0;
+        body_late_ = false;
+        // A timer of our own rather than the stream's: the stream closes the socket on expiry,
+        // and a late sender should still hear why it was cut off.
+        stream_.expires_never();
+        watching_body_ = true;
+        watch_body();
+        read_some_body();
     }
 
-    void on_body(error_code ec, std::size_t bytes) {
-        bytes_in_ += bytes;
+    /// Fires at the body deadline; if the body has moved the deadline since, waits again.
+    void watch_body() {
+        body_timer_.expires_at(body_deadline());
+        body_timer_.async_wait([self = shared_from_this()](error_code ec) {
+            if (ec || !self->watching_body_) return;
+            if (std::chrono::steady_clock::now() < self->body_deadline()) return self->watch_body();
+            self->body_late_ = true;
+            self->stream_.cancel();
+        });
+    }
+
+    /// The body is read piece by piece so that each piece counts toward the minimum rate.
+    void read_some_body() {
+        if (parser_->is_done()) return on_body({});
+        bhttp::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t n) {
+            self->bytes_in_ += n;
+            self->body_bytes_ += n;
+            if (ec) return self->on_body(ec);
+            self->read_some_body();
+        });
+    }
+
+    std::chrono::steady_clock::time_point body_deadline() const {
+        const auto& c = state_.config;
+        auto deadline = body_started_ + c.body_timeout;
+        if (c.min_body_rate == 0) return deadline;
+        // When the bytes so far stop covering grace + elapsed time at the minimum rate.
+        auto covered = std::chrono::milliseconds(body_bytes_ * 1000 / c.min_body_rate);
+        return std::min(deadline, body_started_ + c.body_rate_grace + covered);
+    }
+
+    void on_body(error_code ec) {
+        watching_body_ = false;
+        body_timer_.cancel();
         if (ec == bhttp::error::body_limit)
             return answer(error_response(413, "body_too_large",
                                          "the body exceeds " + std::to_string(state_.config.max_body_bytes) + " bytes"),
                           true);
+        if (body_late_) {
+            // Nothing was stored. The sender may still be listening; tell it which limit it hit.
+            bool whole_body_late = std::chrono::steady_clock::now() >= body_started_ + state_.config.body_timeout;
+            return answer(error_response(408, "body_too_slow",
+                                         whole_body_late
+                                             ? "the body did not arrive within " +
+                                                   std::to_string(state_.config.body_timeout.count()) + " ms"
+                                             : "the body arrived slower than " +
+                                                   std::to_string(state_.config.min_body_rate) + " bytes per second"),
+                          true);
+        }
         if (ec) {
             // Timed out or cut off mid-body: nothing was stored, and nobody is left to answer.
             log::info("request abandoned", {{"remote_addr", remote_},
@@ -242,6 +292,7 @@ private:
 
     SharedState& state_;
     beast::tcp_stream stream_;
+    net::steady_timer body_timer_{stream_.get_executor()};
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::shared_ptr<bhttp::response<bhttp::empty_body>> continue_;
@@ -250,6 +301,10 @@ private:
     RequestHead head_;
     std::optional<Intake> intake_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point body_started_;
+    std::uint64_t body_bytes_ = 0;
+    bool watching_body_ = false;
+    bool body_late_ = false;
     std::size_t bytes_in_ = 0;
     bool first_request_ = true;
     bool keep_alive_ = true;

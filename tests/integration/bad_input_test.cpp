@@ -61,11 +61,68 @@ BOOST_AUTO_TEST_CASE(a_body_slower_than_the_body_timeout_is_cut_and_not_stored) 
     RawConnection raw(world().port);
     auto start = std::chrono::steady_clock::now();
     raw.send("POST / HTTP/1.1\r\nHost: x\r\n" + auth_line() + "Content-Length: 100\r\n\r\n{\"eventId\":");
-    raw.receive_until_close(15s);
+    auto answer = raw.receive_until_close(15s);
+    BOOST_TEST(answer.rfind("HTTP/1.1 408", 0) == 0u, answer.substr(0, 300));
     BOOST_TEST(raw.saw_close());
     BOOST_TEST((std::chrono::steady_clock::now() - start < 10s));  // body timeout is 3s here
     BOOST_TEST(count_rows("eventsshop.deliveries") == before);
     still_serving();
+}
+
+namespace {
+
+/// Sends `body` in pieces of `piece` bytes, one piece per `pause`, until it is all sent or the
+/// daemon answers; returns the answer.
+std::string trickle(RawConnection& raw, const std::string& body, std::size_t piece, std::chrono::milliseconds pause) {
+    raw.send("POST / HTTP/1.1\r\nHost: x\r\n" + auth_line() + "Content-Length: " + std::to_string(body.size()) +
+             "\r\n\r\n");
+    for (std::size_t at = 0; at < body.size(); at += piece) {
+        raw.send(body.substr(at, piece));
+        // The pause between pieces doubles as the wait for an early answer.
+        auto early = raw.receive_until("\r\n\r\n", pause);
+        if (!early.empty()) return early + raw.receive_until_close(2s);
+    }
+    return raw.receive_until_close(5s);
+}
+
+// A daemon of this suite's own on the shared database: a low floor after a short grace, and a body
+// timeout long enough that only the floor can cut the trickle.
+struct RateFloorDaemon {
+    int port = free_port();
+    std::unique_ptr<Daemon> daemon =
+        start_daemon(port, world().env, world().dir.path,
+                     {"--min-body-rate", "400", "--body-rate-grace", "500ms", "--body-timeout", "30s"});
+};
+
+std::string padded_body(const std::string& tag, std::size_t size) {
+    std::string body = unique_body(tag);
+    body.insert(body.size() - 1, std::string(size - body.size(), ' '));  // whitespace inside the object
+    return body;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_body_slower_than_the_minimum_rate_is_cut_early_with_408) {
+    RateFloorDaemon site;
+    auto before = count_rows("eventsshop.deliveries");
+    RawConnection raw(site.port);
+    auto start = std::chrono::steady_clock::now();
+    // 10 bytes every 200 ms is 50 bytes a second, an eighth of the floor.
+    auto answer = trickle(raw, padded_body("trickled", 2000), 10, 200ms);
+    auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(answer.rfind("HTTP/1.1 408", 0) == 0u, answer.substr(0, 300));
+    BOOST_TEST(answer.find("body_too_slow") != std::string::npos, answer);
+    BOOST_TEST(raw.saw_close());
+    BOOST_TEST((took < 5s));  // cut after about 0.7 s, far inside the 30 s body timeout
+    BOOST_TEST(count_rows("eventsshop.deliveries") == before);
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_body_above_the_minimum_rate_is_accepted) {
+    RateFloorDaemon site;
+    RawConnection raw(site.port);
+    // 100 bytes every 100 ms is 1,000 bytes a second: slow, past the grace, yet above the floor.
+    auto answer = trickle(raw, padded_body("slow but steady", 2000), 100, 100ms);
+    BOOST_TEST(answer.rfind("HTTP/1.1 202", 0) == 0u, answer.substr(0, 300));
 }
 
 BOOST_AUTO_TEST_CASE(json_nested_too_deep_is_400_not_a_crash) {

@@ -54,6 +54,17 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(c.max_body_bytes == 256ull << 20);
     BOOST_TEST(c.threads >= 1u);
     BOOST_TEST(c.bearer_tokens == std::vector<std::string>{"t1"});
+    BOOST_TEST(c.min_body_rate == 1024u);
+    BOOST_TEST(c.body_rate_grace.count() == 10'000);
+}
+
+BOOST_AUTO_TEST_CASE(the_body_rate_floor_can_be_set_and_turned_off) {
+    Env env;
+    env.vars["ESR_MIN_BODY_RATE"] = "0";
+    Config c = load({"--body-rate-grace", "2s"}, env);
+    BOOST_TEST(c.min_body_rate == 0u);
+    BOOST_TEST(c.body_rate_grace.count() == 2'000);
+    BOOST_TEST(error_of({"--min-body-rate", "fast"}, env).find("--min-body-rate (ESR_MIN_BODY_RATE)") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(flags_beat_environment_beats_file) {
