@@ -21,44 +21,80 @@ pqxx::binarystring digest_of(const Delivery& d) {
 
 void prepare_delivery_statements(pqxx::connection_base& c) {
     c.prepare("insert_delivery", sql::insert_delivery);
+    c.prepare("insert_delivery_batch", sql::insert_delivery_batch);
     c.prepare("find_delivery_by_hash", sql::find_delivery_by_hash);
     c.prepare("insert_rejected_delivery", sql::insert_rejected_delivery);
 }
 
+namespace {
+
+/// Builds a PostgreSQL array literal ({"a","b",NULL}) one element at a time.
+class ArrayLiteral {
+public:
+    void add(std::string_view v) {
+        separate();
+        out_ += '"';
+        for (char ch : v) {
+            if (ch == '"' || ch == '\\') out_ += '\\';
+            out_ += ch;
+        }
+        out_ += '"';
+    }
+    void add_or_null(std::string_view v) {
+        if (v.empty()) {
+            separate();
+            out_ += "NULL";
+        } else {
+            add(v);
+        }
+    }
+    void add(std::int64_t v) {
+        separate();
+        out_ += std::to_string(v);
+    }
+    std::string str() && { return std::move(out_) + '}'; }
+
+private:
+    void separate() { out_ += out_.size() == 1 ? "" : ","; }
+    std::string out_ = "{";
+};
+
+}  // namespace
+
 std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base& tx,
                                                           const std::vector<NewDelivery>& deliveries) {
-    constexpr std::size_t rows_per_statement = 1000;  // 9 parameters a row; PostgreSQL allows 65535
+    // A statement's bodies travel in one bytea parameter, which PostgreSQL caps at 1 GB.
+    constexpr std::size_t bytes_per_statement = 64 << 20;
     std::map<std::string, InsertedDelivery> inserted;
-    for (std::size_t from = 0; from < deliveries.size(); from += rows_per_statement) {
-        const std::size_t n = std::min(rows_per_statement, deliveries.size() - from);
-        // Parameters: the 2n binary ones (body, digest) first, then 7 text ones a row.
-        std::vector<pqxx::binarystring> binary;
-        std::vector<std::string> text;
-        binary.reserve(2 * n);
-        text.reserve(7 * n);
-        std::string sql =
-            "INSERT INTO eventsshop.deliveries (kind, body, body_sha256, byte_size, remote_addr, principal, "
-            "record_count, declared_kind, classification) VALUES ";
-        for (std::size_t i = 0; i < n; ++i) {
-            const NewDelivery& nd = deliveries[from + i];
+    for (std::size_t from = 0; from < deliveries.size();) {
+        std::string bodies, digests;
+        ArrayLiteral kinds, body_at, sizes, addresses, principals, record_counts, declared, classifications;
+        std::size_t to = from;
+        for (; to < deliveries.size() && (to == from || bodies.size() + deliveries[to].delivery->body.size() <=
+                                                            bytes_per_statement);
+             ++to) {
+            const NewDelivery& nd = deliveries[to];
             const Delivery& d = *nd.delivery;
-            binary.emplace_back(d.body.data(), d.body.size());
-            binary.push_back(digest_of(d));
-            text.insert(text.end(), {std::string(to_string(nd.kind)), std::to_string(d.body.size()), d.remote_addr,
-                                     d.principal, std::to_string(nd.record_count),
-                                     d.declared_kind ? std::string(to_string(*d.declared_kind)) : std::string(),
-                                     nd.classification});
-            auto b = [&](std::size_t k) { return "$" + std::to_string(2 * i + k); };
-            auto t = [&](std::size_t k) { return "$" + std::to_string(2 * n + 7 * i + k); };
-            sql += (i ? ", (" : "(") + t(1) + ", " + b(1) + ", " + b(2) + ", " + t(2) + "::bigint, NULLIF(" + t(3) +
-                   ", '')::inet, " + t(4) + ", " + t(5) + "::integer, NULLIF(" + t(6) + ", ''), " + t(7) + ")";
+            body_at.add(static_cast<std::int64_t>(bodies.size() + 1));  // substring() counts from 1
+            bodies += d.body;
+            digests.append(reinterpret_cast<const char*>(d.body_sha256.data()), d.body_sha256.size());
+            kinds.add(to_string(nd.kind));
+            sizes.add(static_cast<std::int64_t>(d.body.size()));
+            addresses.add_or_null(d.remote_addr);
+            principals.add(d.principal);
+            record_counts.add(nd.record_count);
+            declared.add_or_null(d.declared_kind ? to_string(*d.declared_kind) : std::string_view());
+            classifications.add(nd.classification);
         }
-        sql += " ON CONFLICT (body_sha256) DO NOTHING RETURNING id, received_at::text, body_sha256";
-        auto rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(binary),
-                                   pqxx::prepare::make_dynamic_params(text));
+        auto rows = tx.exec_prepared("insert_delivery_batch", pqxx::binarystring(bodies),
+                                     pqxx::binarystring(digests), std::move(kinds).str(), std::move(body_at).str(),
+                                     std::move(sizes).str(), std::move(addresses).str(), std::move(principals).str(),
+                                     std::move(record_counts).str(), std::move(declared).str(),
+                                     std::move(classifications).str());
         for (const auto& row : rows)
             inserted.emplace(pqxx::binarystring(row[2]).str(),
                              InsertedDelivery{row[0].as<std::int64_t>(), row[1].as<std::string>()});
+        from = to;
     }
     return inserted;
 }

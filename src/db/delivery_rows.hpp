@@ -31,7 +31,7 @@ struct NewDelivery {
     std::string classification;
 };
 
-/// Inserts several deliveries with one statement (per thousand). The result maps the body digest
+/// Inserts several deliveries with one prepared statement (per 64 MiB of bodies). The result maps the body digest
 /// of each one inserted; those already stored are absent. Bodies must be distinct.
 std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base& tx,
                                                           const std::vector<NewDelivery>& deliveries);
