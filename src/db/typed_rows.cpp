@@ -6,6 +6,8 @@
 #include <boost/json/value.hpp>
 
 #include <pqxx/connection_base>
+#include <pqxx/nontransaction>
+#include <pqxx/stream_to>
 #include <pqxx/transaction_base>
 
 #include <map>
@@ -42,17 +44,36 @@ std::string joined(const std::vector<Column>& cols, const std::string& prefix, b
     return out;
 }
 
+// Events reach PostgreSQL through COPY into a per-session stage table and one INSERT ... SELECT
+// from it: COPY's text format is parsed several times faster than json_to_recordset, which also
+// makes PostgreSQL validate the JSON once more on the way in. The stage empties at every commit.
+constexpr const char* events_stage = "pg_temp.esr_events_stage";
+
+std::string create_events_stage_sql() {
+    return std::string("CREATE TEMP TABLE IF NOT EXISTS esr_events_stage (event_id bigint, ") +
+           joined(event_columns, "", true) +
+           ", extra jsonb, first_seen_at timestamptz, last_seen_at timestamptz, last_delivery_id bigint) "
+           "ON COMMIT DELETE ROWS";
+}
+
+std::vector<std::string> events_stage_columns() {
+    std::vector<std::string> cols{"event_id"};
+    for (const auto& c : event_columns) cols.emplace_back(c.name);
+    cols.insert(cols.end(), {"extra", "first_seen_at", "last_seen_at", "last_delivery_id"});
+    return cols;
+}
+
 // A later delivery's known values win; its missing ones never erase what an earlier one said.
 // Reprocessing in any order gives the same row, because "later" is the delivery id.
 std::string upsert_events_sql() {
-    std::string sql = "INSERT INTO eventsshop.events AS e (event_id, " + joined(event_columns, "") +
+    // Taking the rows out of the stage as they are read keeps it empty for the next batch of the
+    // same transaction (reprocess writes many); the commit truncates what is left.
+    std::string sql = std::string("WITH r AS (DELETE FROM ") + events_stage + " RETURNING *) "
+                      "INSERT INTO eventsshop.events AS e (event_id, " + joined(event_columns, "") +
                       ", extra, first_seen_at, last_seen_at, last_delivery_id) "
                       "SELECT r.event_id, " + joined(event_columns, "r.") +
                       ", coalesce(r.extra, '{}'::jsonb), r.first_seen_at, r.last_seen_at, r.last_delivery_id "
-                      "FROM json_to_recordset($1::json) AS r(event_id bigint, " +
-                      joined(event_columns, "", true) +
-                      ", extra jsonb, first_seen_at timestamptz, last_seen_at timestamptz, last_delivery_id bigint) "
-                      "ON CONFLICT (event_id) DO UPDATE SET ";
+                      "FROM r ON CONFLICT (event_id) DO UPDATE SET ";
     const std::string newer = "EXCLUDED.last_delivery_id >= e.last_delivery_id";
     for (const auto& c : event_columns) {
         std::string n = c.name;
@@ -121,44 +142,42 @@ json::value opt(const std::optional<T>& v) {
 json::value extra_or_null(const json::object& extra) { return extra.empty() ? json::value(nullptr) : json::value(extra); }
 
 struct MergedEvent {
-    payload::EventRecord record;
-    std::string first_seen_at, last_seen_at;
+    const payload::EventRecord* record;       // the only mention in the batch, not copied
+    std::optional<payload::EventRecord> merged;  // or the merge of several mentions
+    const std::string* first_seen_at;
+    const std::string* last_seen_at;
     std::int64_t last_delivery_id;
+    const payload::EventRecord& get() const { return merged ? *merged : *record; }
 };
 
-// Events of several deliveries (in delivery order) merged as consecutive upserts would merge them:
-// ON CONFLICT cannot touch one row twice in a statement.
-std::string events_json(const std::vector<DeliveryRows>& deliveries) {
-    std::map<std::int64_t, MergedEvent> merged;
+// Events of several deliveries (in delivery order) merged as consecutive upserts would merge them
+// (ON CONFLICT cannot touch one row twice in a statement), then copied into the stage.
+void stage_events(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
+    std::map<std::int64_t, MergedEvent> events;
     for (const auto& d : deliveries) {
         for (const auto& e : d.records->events) {
-            auto [it, fresh] = merged.try_emplace(e.event_id, MergedEvent{e, d.received_at, d.received_at, d.delivery_id});
+            auto [it, fresh] = events.try_emplace(
+                e.event_id, MergedEvent{&e, std::nullopt, &d.received_at, &d.received_at, d.delivery_id});
             if (fresh) continue;
-            payload::merge_event(it->second.record, e);
-            it->second.last_seen_at = d.received_at;
-            it->second.last_delivery_id = d.delivery_id;
+            auto& m = it->second;
+            if (!m.merged) m.merged = *m.record;
+            payload::merge_event(*m.merged, e);
+            m.last_seen_at = &d.received_at;
+            m.last_delivery_id = d.delivery_id;
         }
     }
-    json::array rows;
-    rows.reserve(merged.size());
-    for (const auto& [id, m] : merged) {
-        const auto& e = m.record;
-        rows.push_back(json::object{
-            {"event_id", e.event_id},           {"name", opt(e.name)},
-            {"category", opt(e.category)},       {"sub_category", opt(e.sub_category)},
-            {"description", opt(e.description)}, {"start_date", opt(e.start_date)},
-            {"end_date", opt(e.end_date)},       {"estimated_attendee", opt(e.estimated_attendee)},
-            {"attendee_min", opt(e.attendee_min)}, {"attendee_max", opt(e.attendee_max)},
-            {"venue", opt(e.venue)},             {"address", opt(e.address)},
-            {"city", opt(e.city)},               {"state", opt(e.state)},
-            {"zip", opt(e.zip)},                 {"country", opt(e.country)},
-            {"region", opt(e.region)},           {"lat", opt(e.lat)},
-            {"lng", opt(e.lng)},                 {"status_code", opt(e.status_code)},
-            {"extra", e.extra},                  {"first_seen_at", m.first_seen_at},
-            {"last_seen_at", m.last_seen_at},    {"last_delivery_id", m.last_delivery_id},
-        });
+    pqxx::stream_to stage(tx, events_stage, events_stage_columns());
+    for (const auto& [id, m] : events) {
+        const auto& e = m.get();
+        std::optional<std::string> extra;
+        if (!e.extra.empty()) extra = json::serialize(e.extra);
+        // In the order of event_columns; references, so no field is copied on the way.
+        stage << std::forward_as_tuple(e.event_id, e.name, e.category, e.sub_category, e.description, e.start_date,
+                                       e.end_date, e.estimated_attendee, e.attendee_min, e.attendee_max, e.venue,
+                                       e.address, e.city, e.state, e.zip, e.country, e.region, e.lat, e.lng,
+                                       e.status_code, extra, *m.first_seen_at, *m.last_seen_at, m.last_delivery_id);
     }
-    return json::serialize(rows);
+    stage.complete();
 }
 
 // The last delivery's score per (event, day) wins, as consecutive upserts would have it.
@@ -221,6 +240,10 @@ std::string demand_events_json(const std::vector<payload::DemandEventRecord>& re
 }  // namespace
 
 void prepare_typed_statements(pqxx::connection_base& c) {
+    {
+        pqxx::nontransaction tx(c);
+        tx.exec(create_events_stage_sql());
+    }
     c.prepare("upsert_events", upsert_events_sql());
     c.prepare("upsert_impacts", upsert_impacts_sql);
     c.prepare("insert_demand", insert_demand_sql());
@@ -241,7 +264,10 @@ void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows
         if (!r.demand_events.empty())
             tx.exec_prepared("insert_demand_events", demand_events_json(r.demand_events), d.delivery_id);
     }
-    if (events) tx.exec_prepared("upsert_events", events_json(deliveries));
+    if (events) {
+        stage_events(tx, deliveries);
+        tx.exec_prepared("upsert_events");
+    }
     if (impacts) tx.exec_prepared("upsert_impacts", impacts_json(deliveries));
 }
 
