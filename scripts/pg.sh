@@ -39,6 +39,7 @@ start)
   fi
   opts="-c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c max_connections=200"
   [ "$fast" = "--fast" ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  opts="$opts ${ESR_PG_OPTS:-}"  # e.g. -c shared_preload_libraries=pg_stat_statements when profiling
   for attempt in $(seq 1 20); do
     # A restarted instance keeps its port, so clients configured with its URL find it again.
     if [ "$attempt" -eq 1 ] && [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(( 20000 + (RANDOM % 12000) )); fi  # below the ephemeral range (32768-)
