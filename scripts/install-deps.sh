@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-system1.81-dev
-  libpqxx-dev libpq-dev libssl-dev openssl libsystemd-dev
+  libpqxx-dev libpq-dev libssl-dev openssl
   nginx
   postgresql-15 postgresql-client-15
 )

@@ -9,13 +9,13 @@
 #include "esr/eventsshop/register.hpp"
 #include "esr/http/client.hpp"
 #include "esr/http/handler.hpp"
+#include "systemd_notify.hpp"
 #include "esr/http/server.hpp"
 #include "esr/log.hpp"
 #include "esr/sim/simulate.hpp"
 
 #include <pqxx/connection>
 
-#include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <charconv>
@@ -306,9 +306,9 @@ int run_serve(const std::vector<std::string>& args) {
     }
     // Type=notify: systemd counts the service started once it listens (ExecStartPre migrated).
     // A no-op outside systemd (no $NOTIFY_SOCKET).
-    sd_notifyf(0, "READY=1\nSTATUS=listening on %s", config.listen.to_string().c_str());
+    notify_systemd("READY=1\nSTATUS=listening on " + config.listen.to_string());
     server.run_until_signal();
-    sd_notify(0, "STOPPING=1\nSTATUS=draining in-flight deliveries");
+    notify_systemd("STOPPING=1\nSTATUS=draining in-flight deliveries");
     writer.stop();  // after the network: in-flight requests still needed their writes
     readiness.stop();
     log::info("stopped");
