@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 #include <pqxx/result>
 
 #include <atomic>
@@ -19,7 +20,7 @@ namespace {
 
 /// A site whose daemon keeps a spool.
 struct SpoolSite : Site {
-    SpoolSite() : Site({}, true) {}
+    explicit SpoolSite(std::vector<std::string> flags = {}) : Site(std::move(flags), true) {}
     HttpResponse post(const std::string& body) { return Site::post("/", body); }
     std::uint64_t spooled() {
         auto j = boost::json::parse(get("/readyz").body);
@@ -133,6 +134,69 @@ BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_through_kills_and_database_out
     for (const auto& sha : acknowledged) missing += stored.count(sha) == 0;
     BOOST_TEST(missing == 0);
     BOOST_TEST(site.daemon->terminate() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_queue_spools_and_without_a_spool_answers_503) {
+    // One writer taking one delivery at a time and one place in the queue: with the writer held,
+    // the third delivery sent at once finds the queue full.
+    const std::vector<std::string> tight{"--db-writers", "1", "--batch-max", "1", "--queue-capacity", "1"};
+    SpoolSite site(tight);
+    const int plain_port = free_port();
+    auto plain = start_daemon(plain_port, site.env, site.dir.path, tight);  // same database, no spool
+
+    // The writers wait on this lock (SHARE conflicts with INSERT) until the test lets go.
+    pqxx::connection locker(site.pg.url());
+    auto hold = std::make_unique<pqxx::work>(locker);
+    hold->exec("LOCK TABLE eventsshop.deliveries IN SHARE MODE");
+
+    constexpr int per_daemon = 6;
+    std::mutex mutex;
+    std::vector<std::pair<std::string, HttpResponse>> spool_answers, plain_answers;
+    std::vector<std::thread> senders;
+    for (int i = 0; i < 2 * per_daemon; ++i) {
+        senders.emplace_back([&, i] {
+            const bool to_plain = i % 2 == 1;
+            std::string body = R"({"eventId": )" + std::to_string(77'000'000 + i) + R"(, "eventName": "Queued"})";
+            auto r = HttpClient(to_plain ? plain_port : site.port)
+                         .request("POST", "/", body, {{"Authorization", bearer_new}});
+            std::lock_guard lock(mutex);
+            (to_plain ? plain_answers : spool_answers).emplace_back(std::move(body), std::move(r));
+        });
+    }
+    // Those that found the queue full are answered at once; the others wait for the lock.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    auto answered = [&] {
+        std::lock_guard lock(mutex);
+        return spool_answers.size() >= per_daemon - 2 && plain_answers.size() >= per_daemon - 2;
+    };
+    while (!answered() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    {
+        std::lock_guard lock(mutex);
+        BOOST_TEST_REQUIRE(plain_answers.size() >= std::size_t(per_daemon - 2));
+        for (const auto& [body, r] : plain_answers) {
+            BOOST_TEST(r.status == 503u, r.body);
+            BOOST_TEST(!r.header("retry-after").empty());
+            BOOST_TEST(r.body.find("the write queue is full") != std::string::npos, r.body);
+        }
+        BOOST_TEST_REQUIRE(spool_answers.size() >= std::size_t(per_daemon - 2));
+        for (const auto& [body, r] : spool_answers) {
+            BOOST_TEST(r.status == 202u, r.body);
+            BOOST_TEST(json_of(r).at("spooled").as_bool() == true);
+        }
+    }
+    hold.reset();  // rolled back: the writers go on
+    for (auto& t : senders) t.join();
+
+    // Everything acknowledged by either daemon ends up stored exactly once.
+    BOOST_TEST_REQUIRE(site.wait_drained(30s), site.daemon->log());
+    std::size_t acknowledged = 0;
+    for (const auto* answers : {&spool_answers, &plain_answers})
+        for (const auto& [body, r] : *answers) {
+            if (r.status / 100 != 2) continue;
+            ++acknowledged;
+            BOOST_TEST(site.stored(sha256_hex(body)) == 1, body);
+        }
+    BOOST_TEST(acknowledged >= std::size_t(per_daemon + 1));  // all of the spooling daemon's, some of the other's
 }
 
 BOOST_AUTO_TEST_SUITE_END()
