@@ -179,8 +179,12 @@ private:
         // A timer of our own rather than the stream's: the stream closes the socket on expiry,
         // and a late sender should still hear why it was cut off.
         stream_.expires_never();
-        watching_body_ = true;
-        watch_body();
+        // Usually the whole body came with the header and no socket read is left to time.
+        auto remaining = parser_->content_length_remaining();
+        if (!remaining || *remaining > buffer_.size()) {
+            watching_body_ = true;
+            watch_body();
+        }
         read_some_body();
     }
 
@@ -216,8 +220,10 @@ private:
     }
 
     void on_body(error_code ec) {
-        watching_body_ = false;
-        body_timer_.cancel();
+        if (watching_body_) {
+            watching_body_ = false;
+            body_timer_.cancel();
+        }
         if (ec == bhttp::error::body_limit)
             return answer(error_response(413, "body_too_large",
                                          "the body exceeds " + std::to_string(state_.config.max_body_bytes) + " bytes"),
