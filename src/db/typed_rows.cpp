@@ -44,7 +44,7 @@ std::string joined(const std::vector<Column>& cols, const std::string& prefix, b
     return out;
 }
 
-// Events reach PostgreSQL through COPY into a per-session stage table and one INSERT ... SELECT
+// Events and impacts reach PostgreSQL through COPY into a per-session stage table and one INSERT ... SELECT
 // from it: COPY's text format is parsed several times faster than json_to_recordset, which also
 // makes PostgreSQL validate the JSON once more on the way in. The stage empties at every commit.
 constexpr const char* events_stage = "pg_temp.esr_events_stage";
@@ -87,11 +87,16 @@ std::string upsert_events_sql() {
     return sql;
 }
 
+constexpr const char* impacts_stage = "pg_temp.esr_impacts_stage";
+
+constexpr const char* create_impacts_stage_sql =
+    "CREATE TEMP TABLE IF NOT EXISTS esr_impacts_stage (event_id bigint, impact_date date, "
+    "impact_score double precision, delivery_id bigint, received_at timestamptz) ON COMMIT DELETE ROWS";
+
 constexpr const char* upsert_impacts_sql =
+    "WITH r AS (DELETE FROM pg_temp.esr_impacts_stage RETURNING *) "
     "INSERT INTO eventsshop.event_impacts AS i (event_id, impact_date, impact_score, delivery_id, received_at) "
-    "SELECT r.event_id, r.impact_date, r.impact_score, r.delivery_id, r.received_at "
-    "FROM json_to_recordset($1::json) AS r(event_id bigint, impact_date date, impact_score double precision, "
-    "delivery_id bigint, received_at timestamptz) "
+    "SELECT r.event_id, r.impact_date, r.impact_score, r.delivery_id, r.received_at FROM r "
     "ON CONFLICT (event_id, impact_date) DO UPDATE SET impact_score = EXCLUDED.impact_score, "
     "delivery_id = EXCLUDED.delivery_id, received_at = EXCLUDED.received_at "
     "WHERE EXCLUDED.delivery_id >= i.delivery_id";
@@ -181,18 +186,19 @@ void stage_events(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& d
 }
 
 // The last delivery's score per (event, day) wins, as consecutive upserts would have it.
-std::string impacts_json(const std::vector<DeliveryRows>& deliveries) {
-    std::map<std::pair<std::int64_t, std::string>, json::object> last;
+void stage_impacts(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
+    std::map<std::pair<std::int64_t, std::string_view>, std::pair<const payload::ImpactRecord*, const DeliveryRows*>>
+        last;
     for (const auto& d : deliveries)
-        for (const auto& i : d.records->impacts)
-            last[{i.event_id, i.impact_date}] = json::object{{"event_id", i.event_id}, {"impact_date", i.impact_date},
-                                                             {"impact_score", opt(i.impact_score)},
-                                                             {"delivery_id", d.delivery_id},
-                                                             {"received_at", d.received_at}};
-    json::array rows;
-    rows.reserve(last.size());
-    for (auto& [key, row] : last) rows.push_back(std::move(row));
-    return json::serialize(rows);
+        for (const auto& i : d.records->impacts) last[{i.event_id, i.impact_date}] = {&i, &d};
+    pqxx::stream_to stage(tx, impacts_stage,
+                          std::vector<std::string>{"event_id", "impact_date", "impact_score", "delivery_id",
+                                                   "received_at"});
+    for (const auto& [key, value] : last) {
+        const auto& [i, d] = value;
+        stage << std::forward_as_tuple(i->event_id, i->impact_date, i->impact_score, d->delivery_id, d->received_at);
+    }
+    stage.complete();
 }
 
 json::object demand_row(const payload::DemandRecord& d) {
@@ -243,6 +249,7 @@ void prepare_typed_statements(pqxx::connection_base& c) {
     {
         pqxx::nontransaction tx(c);
         tx.exec(create_events_stage_sql());
+        tx.exec(create_impacts_stage_sql);
     }
     c.prepare("upsert_events", upsert_events_sql());
     c.prepare("upsert_impacts", upsert_impacts_sql);
@@ -268,7 +275,10 @@ void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows
         stage_events(tx, deliveries);
         tx.exec_prepared("upsert_events");
     }
-    if (impacts) tx.exec_prepared("upsert_impacts", impacts_json(deliveries));
+    if (impacts) {
+        stage_impacts(tx, deliveries);
+        tx.exec_prepared("upsert_impacts");
+    }
 }
 
 void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
