@@ -73,7 +73,7 @@ po::options_description http_options() {
         ("body-timeout", po::value<std::string>(), "time to send a request body [120s]")
         ("min-body-rate", po::value<std::string>(), "bytes per second a body must average once "
                                                     "--body-rate-grace has passed [1024; 0: no floor]")
-        ("body-rate-grace", po::value<std::string>(), "time a body gets before --min-body-rate applies [10s]")
+        ("body-rate-grace", po::value<std::string>(), "time a body gets before --min-body-rate applies, at least 1s [10s]")
         ("idle-timeout", po::value<std::string>(), "keep-alive wait for the next request [60s]")
         ("shutdown-grace", po::value<std::string>(), "time in-flight requests get on SIGTERM [10s]")
         ("metrics-listen", po::value<std::string>(), "serve /metrics (with /healthz, /readyz) on this address:port "
@@ -221,6 +221,9 @@ void apply(Config& c, const Sources& s, Command command) {
     duration_option("body-timeout", c.body_timeout);
     unsigned_option("min-body-rate", c.min_body_rate, 0, 1ull << 40);
     duration_option("body-rate-grace", c.body_rate_grace);
+    if (c.body_rate_grace < std::chrono::seconds(1))
+        throw ConfigError(setting_name("body-rate-grace"),
+                          "must be at least 1s: a body cannot keep up with a rate from its first moment");
     duration_option("idle-timeout", c.idle_timeout);
     duration_option("shutdown-grace", c.shutdown_grace);
     unsigned_option("auth-failure-limit", c.auth_failure_limit, 0, 1'000'000);
@@ -287,13 +290,17 @@ std::string ListenAddress::to_string() const {
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& setting) {
     std::uint64_t n = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    std::string unit(end, text.data() + text.size());
-    if (ec != std::errc{} || n > 365ull * 24 * 3600 * 1000)
+    const std::string unit(end, text.data() + text.size());
+    std::uint64_t ms_per_unit = 0;
+    if (unit.empty() || unit == "s") ms_per_unit = 1000;
+    else if (unit == "ms") ms_per_unit = 1;
+    else if (unit == "m") ms_per_unit = 60'000;
+    if (ec != std::errc{} || ms_per_unit == 0)
         throw ConfigError(setting, "'" + text + "' is not a duration such as 10s, 250ms or 2m");
-    if (unit.empty() || unit == "s") return std::chrono::seconds(n);
-    if (unit == "ms") return std::chrono::milliseconds(n);
-    if (unit == "m") return std::chrono::minutes(n);
-    throw ConfigError(setting, "'" + text + "' is not a duration such as 10s, 250ms or 2m");
+    // At most a year, so that deadlines computed from it cannot overflow the clock.
+    constexpr std::uint64_t year_ms = 365ull * 24 * 3600 * 1000;
+    if (n > year_ms / ms_per_unit) throw ConfigError(setting, "'" + text + "' is longer than a year");
+    return std::chrono::milliseconds(n * ms_per_unit);
 }
 
 LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {

@@ -176,6 +176,7 @@ private:
         body_started_ = std::chrono::steady_clock::now();
         body_bytes_ = 0;
         body_late_ = false;
+        whole_body_late_ = false;
         // A timer of our own rather than the stream's: the stream closes the socket on expiry,
         // and a late sender should still hear why it was cut off.
         stream_.expires_never();
@@ -193,8 +194,10 @@ private:
         body_timer_.expires_at(body_deadline());
         body_timer_.async_wait([self = shared_from_this()](error_code ec) {
             if (ec || !self->watching_body_) return;
-            if (std::chrono::steady_clock::now() < self->body_deadline()) return self->watch_body();
+            const auto now = std::chrono::steady_clock::now();
+            if (now < self->body_deadline()) return self->watch_body();
             self->body_late_ = true;
+            self->whole_body_late_ = now >= self->body_started_ + self->state_.config.body_timeout;
             self->stream_.cancel();
         });
     }
@@ -205,18 +208,24 @@ private:
         bhttp::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t n) {
             self->bytes_in_ += n;
             self->body_bytes_ += n;
-            if (ec) return self->on_body(ec);
+            if (ec || self->parser_->is_done()) return self->on_body(ec);
+            // The timer fired while this handler was queued: its cancel() found no read to stop.
+            if (self->body_late_) return self->on_body(net::error::timed_out);
             self->read_some_body();
         });
     }
 
     std::chrono::steady_clock::time_point body_deadline() const {
         const auto& c = state_.config;
-        auto deadline = body_started_ + c.body_timeout;
-        if (c.min_body_rate == 0) return deadline;
-        // When the bytes so far stop covering grace + elapsed time at the minimum rate.
-        auto covered = std::chrono::milliseconds(body_bytes_ * 1000 / c.min_body_rate);
-        return std::min(deadline, body_started_ + c.body_rate_grace + covered);
+        auto allowed = c.body_timeout;  // at most a year (config), so the sum below cannot overflow
+        if (c.min_body_rate != 0) {
+            // When the bytes so far stop covering grace + elapsed time at the minimum rate.
+            // body_bytes_ <= --max-body-bytes <= 2^40, so the product fits.
+            auto covered = std::chrono::milliseconds(std::min<std::uint64_t>(
+                body_bytes_ * 1000 / c.min_body_rate, static_cast<std::uint64_t>(allowed.count())));
+            allowed = std::min(allowed, c.body_rate_grace + covered);
+        }
+        return body_started_ + allowed;
     }
 
     void on_body(error_code ec) {
@@ -228,11 +237,10 @@ private:
             return answer(error_response(413, "body_too_large",
                                          "the body exceeds " + std::to_string(state_.config.max_body_bytes) + " bytes"),
                           true);
-        if (body_late_) {
+        if (ec && body_late_) {
             // Nothing was stored. The sender may still be listening; tell it which limit it hit.
-            bool whole_body_late = std::chrono::steady_clock::now() >= body_started_ + state_.config.body_timeout;
             return answer(error_response(408, "body_too_slow",
-                                         whole_body_late
+                                         whole_body_late_
                                              ? "the body did not arrive within " +
                                                    std::to_string(state_.config.body_timeout.count()) + " ms"
                                              : "the body arrived slower than " +
@@ -311,6 +319,7 @@ private:
     std::uint64_t body_bytes_ = 0;
     bool watching_body_ = false;
     bool body_late_ = false;
+    bool whole_body_late_ = false;
     std::size_t bytes_in_ = 0;
     bool first_request_ = true;
     bool keep_alive_ = true;
@@ -394,11 +403,11 @@ private:
 
 struct Server::Impl {
     Impl(const Config& c, const Handler& h)
-        : config(c), ioc(static_cast<int>(c.threads)), state(c, h), signals(ioc, SIGINT, SIGTERM) {}
+        : config(c), state(c, h), ioc(static_cast<int>(c.threads)), signals(ioc, SIGINT, SIGTERM) {}
 
     const Config& config;
+    SharedState state;  // before ioc: handlers still queued at destruction end sessions, which use it
     net::io_context ioc;
-    SharedState state;
     net::signal_set signals;
     std::shared_ptr<Listener> listener;
     std::shared_ptr<Listener> metrics_listener;

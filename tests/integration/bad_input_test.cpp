@@ -91,7 +91,7 @@ struct RateFloorDaemon {
     int port = free_port();
     std::unique_ptr<Daemon> daemon =
         start_daemon(port, world().env, world().dir.path,
-                     {"--min-body-rate", "400", "--body-rate-grace", "500ms", "--body-timeout", "30s"});
+                     {"--min-body-rate", "400", "--body-rate-grace", "1s", "--body-timeout", "30s"});
 };
 
 std::string padded_body(const std::string& tag, std::size_t size) {

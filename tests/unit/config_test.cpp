@@ -65,6 +65,15 @@ BOOST_AUTO_TEST_CASE(the_body_rate_floor_can_be_set_and_turned_off) {
     BOOST_TEST(c.min_body_rate == 0u);
     BOOST_TEST(c.body_rate_grace.count() == 2'000);
     BOOST_TEST(error_of({"--min-body-rate", "fast"}, env).find("--min-body-rate (ESR_MIN_BODY_RATE)") == 0u);
+    BOOST_TEST(error_of({"--body-rate-grace", "0"}, env).find("--body-rate-grace") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(durations_longer_than_a_year_are_refused_in_any_unit) {
+    Env env;
+    BOOST_TEST(load({"--body-timeout", "525600m"}, env).body_timeout.count() == 31'536'000'000);
+    BOOST_TEST(error_of({"--body-timeout", "525601m"}, env).find("longer than a year") != std::string::npos);
+    BOOST_TEST(error_of({"--body-timeout", "10000000000"}, env).find("--body-timeout") == 0u);
+    BOOST_TEST(error_of({"--idle-timeout", "3h"}, env).find("is not a duration") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(flags_beat_environment_beats_file) {
