@@ -8,6 +8,8 @@
 #include <pqxx/result>
 #include <pqxx/transaction>
 
+#include <deque>
+
 namespace esr::db {
 namespace {
 
@@ -40,6 +42,19 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
                                        "AND id > $3 ORDER BY id LIMIT $4",
                                    kind, since, last_id, deliveries_per_transaction);
         if (rows.empty()) break;
+        // Typed rows are written a few deliveries at a time, as a group-commit batch is (one COPY and
+        // one upsert per table, merged in id order), and at most ~10,000 records at a time, as a
+        // page of city matrices would not fit in memory at once.
+        constexpr std::size_t records_per_write = 10'000;
+        std::deque<payload::Extraction> extracted;
+        std::vector<DeliveryRows> page;
+        std::size_t page_records = 0;
+        auto write_page = [&] {
+            write_typed_rows(tx, page);
+            page.clear();
+            extracted.clear();
+            page_records = 0;
+        };
         for (const auto& row : rows) {
             const auto id = row[0].as<std::int64_t>();
             last_id = id;
@@ -50,20 +65,19 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
 
             payload::Extraction records;
             try {
-                auto extracted = payload::extract_body(body, declared);
-                if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+                auto extracted_body = payload::extract_body(body, declared);
+                if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted_body)) {
                     log::warning("reprocess: stored body is not JSON", {{"delivery_id", id}, {"error", err->message}});
                     ++progress.skipped;
                     continue;
                 }
-                records = std::move(std::get<payload::Extraction>(extracted));
+                records = std::move(std::get<payload::Extraction>(extracted_body));
             } catch (const payload::KindMismatch& e) {
                 log::warning("reprocess: body no longer matches its path", {{"delivery_id", id}, {"error", e.what()}});
                 ++progress.skipped;
                 continue;
             }
             delete_typed_rows(tx, id);
-            write_typed_rows(tx, id, received_at, records);
             tx.exec_params("UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4 "
                            "WHERE id = $1",
                            id, std::string(to_string(records.kind)), static_cast<std::int64_t>(records.record_count()),
@@ -71,7 +85,11 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
             if (row[3].as<std::string>() != to_string(records.kind)) ++progress.reclassified;
             progress.records += static_cast<std::int64_t>(records.record_count());
             ++progress.done;
+            page_records += records.record_count();
+            page.push_back(DeliveryRows{id, received_at, &extracted.emplace_back(std::move(records))});
+            if (page_records >= records_per_write) write_page();
         }
+        write_page();
         tx.commit();
         report(progress);
     }
