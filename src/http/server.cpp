@@ -71,13 +71,11 @@ struct SharedState {
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket&& socket, SharedState& state, bool metrics_listener)
-        : state_(state), stream_(std::move(socket)), metrics_listener_(metrics_listener) {
+    /// `peer` is the address admit() counted, so release() takes back exactly that.
+    Session(tcp::socket&& socket, SharedState& state, bool metrics_listener, std::string peer)
+        : state_(state), stream_(std::move(socket)), remote_(std::move(peer)), metrics_listener_(metrics_listener) {
         ++state_.connections;
         state_.handler.metrics().connection_opened();
-        error_code ec;
-        auto peer = stream_.socket().remote_endpoint(ec);
-        if (!ec) remote_ = peer.address().to_string();
     }
 
     /// The peer's address as the listener saw it (before the session is created).
@@ -373,9 +371,10 @@ private:
             });
             return;
         }
-        if (state_.connections >= state_.config.max_connections || !state_.admit(Session::peer_of(socket)))
+        auto peer = Session::peer_of(socket);
+        if (state_.connections >= state_.config.max_connections || !state_.admit(peer))
             refuse(std::move(socket));
-        else std::make_shared<Session>(std::move(socket), state_, metrics_only_)->start();
+        else std::make_shared<Session>(std::move(socket), state_, metrics_only_, std::move(peer))->start();
         accept();
     }
 
