@@ -29,6 +29,15 @@ std::string short_body(const std::string& body) {
     return s.empty() ? "(no body)" : s;
 }
 
+/// The "token" string of a JSON answer ({"token": "..."}), or "" when there is none.
+std::string token_in(const std::string& body) {
+    boost::system::error_code ec;
+    auto j = json::parse(body, ec);
+    if (ec || !j.is_object()) return {};
+    const auto* token = j.as_object().if_contains("token");
+    return token && token->is_string() ? std::string(token->as_string()) : std::string();
+}
+
 /// One call, retried while the answer is 429 or 5xx. Throws ClientError when no answer comes.
 http::ClientReply call(http::Client& client, const http::Url& url, const std::string& authorization,
                        const std::string& body, const RetryPolicy& retry, int& attempts) {
@@ -95,13 +104,7 @@ RegistrationResult register_endpoint(http::Client& client, const Registration& r
                              "' (404 at /authtoken): check ESR_EVENTSSHOP_USER and --api-base";
             return result;
         }
-        std::string token;
-        if (login.status == 200) {
-            boost::system::error_code ec;
-            auto j = json::parse(login.body, ec);
-            if (!ec && j.is_object() && j.as_object().contains("token") && j.at("token").is_string())
-                token = std::string(j.at("token").as_string());
-        }
+        const std::string token = login.status == 200 ? token_in(login.body) : std::string();
         if (token.empty()) {
             result.message = "logging in to EventsShop failed (" + std::to_string(login.status) +
                              " at /authtoken" + (worth_retrying(login.status) ? ", after " + std::to_string(retry.max_attempts) + " attempts" : "") +
@@ -117,10 +120,7 @@ RegistrationResult register_endpoint(http::Client& client, const Registration& r
             case 202: {
                 result.exit_status = 0;
                 result.message = "registered " + r.endpoint + " with EventsShop (" + (r.basic ? "Basic Auth" : "OAuth 2.0") + ")";
-                boost::system::error_code ec;
-                auto j = json::parse(hook.body, ec);
-                if (!ec && j.is_object() && j.as_object().contains("token") && j.at("token").is_string())
-                    result.generated_token = std::string(j.at("token").as_string());
+                result.generated_token = token_in(hook.body);
                 return result;
             }
             case 400:
