@@ -766,8 +766,8 @@ private:
         if (stack_.empty()) {
             root_ = std::move(v);
         } else if (auto* o = stack_.back().value.if_object()) {
-            if (o->contains(stack_.back().key)) ++duplicate_keys_;
-            (*o)[stack_.back().key] = std::move(v);  // a repeated key: the last one wins in the document
+            // One lookup per member; a repeated key: the last one wins in the document.
+            if (!o->insert_or_assign(stack_.back().key, std::move(v)).second) ++duplicate_keys_;
         } else {
             stack_.back().value.get_array().push_back(std::move(v));
         }
