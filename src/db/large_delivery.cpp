@@ -136,7 +136,6 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
     {
         pqxx::work tx(c);
         if (auto dup = find_duplicate(tx, d)) return *dup;  // stored before, so it was valid then
-        tx.exec("SET LOCAL work_mem = '64MB'");  // sort a city matrix's keys in memory
         // The row first, so the demand rows can stream straight into hotel_demand with its id; the
         // body itself goes last. Should the body turn out not to be JSON, the rollback takes all back.
         auto inserted = insert_delivery(tx, d, d.kind, 0, "", false);
