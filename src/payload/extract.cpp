@@ -610,12 +610,15 @@ std::string describe(std::size_t n, std::string_view what) {
     return std::to_string(n) + " record" + (n == 1 ? "" : "s") + " " + std::string(what);
 }
 
-Extraction extract_impl(const json::value& document, std::optional<Kind> declared, std::size_t streamed_demand) {
+/// `streamed_demand`: how many demand rows the streaming parser already handed on; it takes every
+/// one out of `document` as it ends, so there is none left to look for.
+Extraction extract_impl(const json::value& document, std::optional<Kind> declared,
+                        std::optional<std::size_t> streamed_demand) {
     std::vector<Candidate> candidates;
-    gather_demand_rows(document, nullptr, true, candidates);
+    if (!streamed_demand) gather_demand_rows(document, nullptr, true, candidates);
     gather(document, nullptr, 0, true, candidates);
 
-    std::size_t demand = streamed_demand, impact = 0, events = 0;
+    std::size_t demand = streamed_demand.value_or(0), impact = 0, events = 0;
     for (const auto& c : candidates) {
         View v(*c.record);
         if (is_demand_row(v)) ++demand;
@@ -624,7 +627,7 @@ Extraction extract_impl(const json::value& document, std::optional<Kind> declare
     }
 
     Extraction out;
-    out.streamed_demand = streamed_demand;
+    out.streamed_demand = streamed_demand.value_or(0);
     if (document.is_object()) out.demand_defaults = defaults_of(document.get_object());
     if (demand > 0) {
         out.kind = Kind::hoteldemand;
@@ -834,7 +837,7 @@ void merge_event(EventRecord& into, const EventRecord& from) {
 }
 
 Extraction extract(const json::value& document, std::optional<Kind> declared) {
-    return extract_impl(document, declared, 0);
+    return extract_impl(document, declared, std::nullopt);
 }
 
 std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view body, std::optional<Kind> declared,
