@@ -146,10 +146,14 @@ BOOST_AUTO_TEST_CASE(numbers_beyond_64_bits_and_duplicate_keys_are_kept_as_sent)
                        std::to_string(std::rand()) + "}";
     auto r = post("/", body);
     BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    const auto id = json_of(r).at("delivery_id").as_int64();
     auto c = db();
     pqxx::nontransaction tx(c);
-    BOOST_TEST(tx.exec_params1("SELECT length(body) FROM eventsshop.deliveries WHERE id = $1",
-                               json_of(r).at("delivery_id").as_int64())[0].as<std::size_t>() == body.size());
+    BOOST_TEST(tx.exec_params1("SELECT convert_from(body, 'UTF8') FROM eventsshop.deliveries WHERE id = $1", id)[0]
+                   .as<std::string>() == body);
+    // The typed row takes the last of the repeated keys.
+    BOOST_TEST(tx.exec_params1("SELECT count(*) FROM eventsshop.events WHERE event_id = 55 AND last_delivery_id = $1",
+                               id)[0].as<int>() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(garbled_requests_get_400_and_the_daemon_goes_on) {
