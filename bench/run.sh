@@ -49,6 +49,7 @@ done
 ready=$(now)
 sleep 1
 idle_rss=$(rss_kb "$daemon_pid")
+idle_anon=$(awk '/^RssAnon/ {print $2}' "/proc/$daemon_pid/status")  # the rest is shared-library pages
 
 # Warm-up, not measured: a fresh cluster creates (and zero-fills) every WAL segment it writes until
 # its first checkpoint; a PostgreSQL that has been running recycles them. Fifteen seconds of load and
@@ -56,7 +57,7 @@ idle_rss=$(rss_kb "$daemon_pid")
 wrk -t2 -c64 -d15s -s bench/small-delivery.lua "http://127.0.0.1:$port/" >/dev/null
 psql -q "$url" -c CHECKPOINT
 
-# CPU seconds (user + system) of a process and its threads, and of the whole PostgreSQL cluster.
+# CPU time in clock ticks (user + system) of a process and its threads, and of the whole PostgreSQL cluster.
 cpu_ticks() { local t=0 f; for f in /proc/"$1"/task/*/stat; do t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0))); done; echo "$t"; }
 pg_ticks() {
   local master t=0 p; master=$(head -1 "$work/pg/data/postmaster.pid")
@@ -91,19 +92,25 @@ copy_seconds=$(echo "$(now) - $t0" | bc -l)
 
 echo 5 >"/proc/$daemon_pid/clear_refs"  # restart the peak RSS counter from the current RSS
 before_hwm=$(hwm_kb "$daemon_pid")
+t1=$(now)
 large_seconds=$(curl -s -o "$work/large.out" -w '%{time_total}' -H "Authorization: $ESR_BENCH_AUTH" \
   --data-binary @"$work/matrix.json" "http://127.0.0.1:$port/hoteldemand")
 large_hwm=$(hwm_kb "$daemon_pid")
 grep -q '"records"' "$work/large.out" || { echo "large delivery failed: $(cat "$work/large.out")"; exit 1; }
+# hotel_demand_latest is brought up to date after the 202: how long it trails.
+while [ "$(psql -qAt "$url" -c "SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending")" != 0 ]; do sleep 0.05; done
+latest_seconds=$(echo "$(now) - $t1" | bc -l)
 stored=$(psql -qAt "$url" -c "SELECT count(*) FROM eventsshop.deliveries")
 
 
 ESR_CORES=$(nproc) awk -v b="$body_bytes" -v r="$rows" -v c="$copy_seconds" -v l="$large_seconds" -v bh="$before_hwm" \
-    -v lh="$large_hwm" -v ir="$idle_rss" -v rd="$(echo "$ready - $start" | bc -l)" \
+    -v lh="$large_hwm" -v ir="$idle_rss" -v ia="$idle_anon" -v rd="$(echo "$ready - $start" | bc -l)" \
+    -v ls="$latest_seconds" \
     -v st="$stored" -v sh="$small_hwm" -v sec="$seconds" 'BEGIN {
   printf "machine: %s cores, PostgreSQL 15 on the same machine, fsync on\n", ENVIRON["ESR_CORES"]
-  printf "idle:   RSS %.1f MB; ready %.0f ms after start\n", ir/1024, rd*1000
+  printf "idle:   RSS %.1f MB (anonymous %.1f MB); ready %.0f ms after start\n", ir/1024, ia/1024, rd*1000
   printf "large:  %d rows, %.1f MB body: %.2f s (raw COPY of the same rows: %.2f s, ratio %.2fx)\n", r, b/1048576, l, c, l/c
+  printf "        hotel_demand_latest up to date %.2f s after it was sent (%.2f s after its 202)\n", ls, ls-l
   printf "        peak RSS %.1f MB (before it: %.1f MB; target <= 2 x body + 30 MB = %.1f MB)\n", lh/1024, bh/1024, 2*b/1048576+30
   printf "small:  ~1 KB deliveries, 64 connections, three runs of %d s after a warm-up; peak RSS %.1f MB\n", sec, sh/1024
   printf "stored: %d deliveries in total\n", st
