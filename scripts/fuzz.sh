@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (ASan+UBSan) and runs each for SECONDS (default 30),
-# seeded with ../shared/fixtures and the tests' dictionaries. A crash leaves its input in
+# seeded with tests/fixtures and the tests' dictionaries. A crash leaves its input in
 # build-fuzz/findings/ and fails the script: turn it into a regression test.
 #   scripts/fuzz.sh [SECONDS]        for a real campaign, use 3600 or more
 #   ESR_FUZZ_RUNS=N ESR_FUZZ_SEED=S  a fixed number of runs from a fixed seed: repeatable (CI)
@@ -20,7 +20,7 @@ cmake --build build-fuzz -j"$(nproc)" --target fuzz_payload fuzz_request >/dev/n
 
 rm -rf build-fuzz/corpus  # from the seeds each time, so a run is repeatable
 mkdir -p build-fuzz/findings build-fuzz/corpus/payload build-fuzz/corpus/request
-cp ../shared/fixtures/*.json build-fuzz/corpus/payload/ 2>/dev/null || true
+cp tests/fixtures/*.json build-fuzz/corpus/payload/ 2>/dev/null || true
 for f in build-fuzz/corpus/payload/*.json; do
   [ -e "$f" ] || continue
   printf 'POST /eventsshop/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer token-1\r\nContent-Length: %s\r\n\r\n' \

@@ -52,8 +52,8 @@ eventsshop-receiver is starting on http://$listen/
   (kept in $state/credentials; delete that file for new ones)
 
 Try:
-  curl -u '$ESR_BASIC_USER:$ESR_BASIC_PASSWORD' --data-binary @../shared/fixtures/eventsinfo-object.json http://$listen/
-  curl -H 'Authorization: Bearer $ESR_BEARER_TOKENS' --data-binary @../shared/fixtures/hoteldemand-hotel.json http://$listen/hoteldemand
+  curl -u '$ESR_BASIC_USER:$ESR_BASIC_PASSWORD' --data-binary @tests/fixtures/eventsinfo-object.json http://$listen/
+  curl -H 'Authorization: Bearer $ESR_BEARER_TOKENS' --data-binary @tests/fixtures/hoteldemand-hotel.json http://$listen/hoteldemand
   psql '$ESR_DATABASE_URL' -c 'SELECT id, received_at, kind, byte_size, principal FROM eventsshop.deliveries'
 
 MSG

@@ -14,7 +14,7 @@
 
 namespace esr::sim {
 
-/// Deliveries shaped like EventsShop's (the shapes of ../shared/fixtures), generated from a seed:
+/// Deliveries shaped like EventsShop's (the shapes of tests/fixtures), generated from a seed:
 /// the same seed and index give the same body, a different index a different body.
 std::string generate_body(Kind kind, std::uint64_t seed, std::uint64_t index, unsigned hotels, unsigned days);
 
