@@ -7,6 +7,7 @@
 #include <boost/json/stream_parser.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -244,7 +245,9 @@ Coerced<std::string> to_date(const json::value& v) {
 // ---------------------------------------------------------------------------------------------
 // Field rules: which sent names (normalized) fill which column, with which coercion.
 
-enum class As { text, integer, real, date, attendee, ignore };
+// integer32: the column is PostgreSQL's `integer`; a value beyond it would fail the whole statement,
+// so it is NULL in the column and kept under extra["_uncoerced"] like any value that does not fit.
+enum class As { text, integer, integer32, real, date, attendee, ignore };
 
 template <class Record>
 struct Rule {
@@ -266,6 +269,10 @@ Rule<Record> date(std::vector<std::string_view> n, std::optional<std::string> Re
 template <class Record>
 Rule<Record> integer(std::vector<std::string_view> n, std::optional<std::int64_t> Record::*m) {
     return {std::move(n), As::integer, nullptr, m};
+}
+template <class Record>
+Rule<Record> integer32(std::vector<std::string_view> n, std::optional<std::int64_t> Record::*m) {
+    return {std::move(n), As::integer32, nullptr, m};
 }
 template <class Record>
 Rule<Record> real(std::vector<std::string_view> n, std::optional<double> Record::*m) {
@@ -309,7 +316,7 @@ const std::vector<Rule<EventRecord>>& event_rules() {
         text({"region"}, &EventRecord::region),
         real({"lat", "latitude"}, &EventRecord::lat),
         real({"lng", "lon", "long", "longitude"}, &EventRecord::lng),
-        integer({"eventstatuscode", "statuscode", "eventstatus"}, &EventRecord::status_code),
+        integer32({"eventstatuscode", "statuscode", "eventstatus"}, &EventRecord::status_code),
     };
     return rules;
 }
@@ -324,7 +331,7 @@ const std::vector<Rule<DemandRecord>>& demand_rules() {
         date({"date", "staydate", "demanddate", "day"}, &DemandRecord::stay_date),
         integer({"absolutedemand"}, &DemandRecord::absolute_demand),
         real({"relativedemand"}, &DemandRecord::relative_demand),
-        integer({"eventsregistered", "numberofevents", "eventcount"}, &DemandRecord::events_registered),
+        integer32({"eventsregistered", "numberofevents", "eventcount"}, &DemandRecord::events_registered),
     };
     return rules;
 }
@@ -434,8 +441,13 @@ void apply(const View& view, const std::vector<Rule<Record>>& rules, Record& rec
                 bad = c.bad;
                 break;
             }
-            case As::integer: {
+            case As::integer:
+            case As::integer32: {
                 auto c = to_integer(v);
+                if (c.value && rule->as == As::integer32 &&
+                    (*c.value < std::numeric_limits<std::int32_t>::min() ||
+                     *c.value > std::numeric_limits<std::int32_t>::max()))
+                    c = {std::nullopt, true};
                 if (c.value) record.*(rule->integer) = c.value;
                 bad = c.bad;
                 break;

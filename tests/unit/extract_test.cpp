@@ -445,6 +445,22 @@ BOOST_AUTO_TEST_CASE(huge_numbers) {
     BOOST_TEST(boost::json::serialize(x.events[0].extra).find("inf") == std::string::npos);
 }
 
+// Issue 11, case 2: a value beyond a typed column's range made the statement fail, for ever on the
+// spool's drain. It is NULL in its column and kept, as sent, like any value that does not fit.
+BOOST_AUTO_TEST_CASE(integers_beyond_a_32_bit_column_are_null_and_kept_in_extra) {
+    auto x = of(R"({"eventId": 1, "eventStatusCode": 3000000000})");
+    BOOST_TEST(!x.events[0].status_code);
+    BOOST_TEST(x.events[0].extra.at("_uncoerced").at("eventStatusCode").as_int64() == 3000000000LL);
+    auto fits = of(R"({"eventId": 2, "eventStatusCode": -2147483648})");
+    BOOST_TEST(*fits.events[0].status_code == -2147483648LL);
+
+    auto d = of(R"({"hotelCode": "H", "date": "2026-01-02", "absoluteDemand": 5000000000, "eventsRegistered": "2147483648"})");
+    BOOST_REQUIRE(d.demand.size() == 1u);
+    BOOST_TEST(*d.demand[0].absolute_demand == 5000000000LL);  // a bigint column
+    BOOST_TEST(!d.demand[0].events_registered);
+    BOOST_TEST(d.demand[0].extra.at("_uncoerced").at("eventsRegistered").as_string() == "2147483648");
+}
+
 BOOST_AUTO_TEST_CASE(deep_nesting_is_tolerated) {
     std::string deep = std::string(200, '[') + R"({"eventId": 5})" + std::string(200, ']');
     auto x = of(deep);  // records this deep are not looked for, but nothing breaks
