@@ -5,6 +5,45 @@
 #include "esr/payload/extract.hpp"
 
 namespace esr {
+namespace {
+
+void refuse_invalid_json(Delivery& d, const payload::JsonSyntaxError& err) {
+    d.rejected_code = "invalid_json";
+    d.rejected_because = "the body is not JSON: " + err.message + " at byte " + std::to_string(err.offset);
+}
+
+void refuse_kind_mismatch(Delivery& d, const payload::KindMismatch& e) {
+    d.rejected_code = "kind_mismatch";
+    d.rejected_because = std::string(e.what()) + ", yet it was posted to " + d.path;
+}
+
+// Counts demand rows and lets them go: validation needs the shape, not the rows.
+class DiscardDemandRows final : public payload::DemandRowSink {
+public:
+    void row(payload::DemandRecord&&) override { ++rows; }
+    std::size_t rows = 0;
+};
+
+}  // namespace
+
+bool validate_unparsed(Delivery& d) {
+    if (!d.unparsed || !d.rejected_because.empty()) return d.rejected_because.empty();
+    try {
+        DiscardDemandRows rows;
+        auto extracted = payload::extract_streaming(d.body, d.declared_kind, rows);
+        if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+            refuse_invalid_json(d, *err);
+            return false;
+        }
+        const auto& x = std::get<payload::Extraction>(extracted);
+        d.kind = x.kind;
+        d.validated_records = x.record_count();
+        return true;
+    } catch (const payload::KindMismatch& e) {
+        refuse_kind_mismatch(d, e);
+        return false;
+    }
+}
 
 Delivery make_delivery(std::string body, std::optional<Kind> declared, const std::string& path,
                        const Config& config) {
@@ -19,15 +58,13 @@ Delivery make_delivery(std::string body, std::optional<Kind> declared, const std
         try {
             auto extracted = payload::extract_body(body, declared);
             if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-                d.rejected_code = "invalid_json";
-                d.rejected_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
+                refuse_invalid_json(d, *err);
             } else {
                 d.records = std::move(std::get<payload::Extraction>(extracted));
                 d.kind = d.records.kind;
             }
         } catch (const payload::KindMismatch& e) {
-            d.rejected_code = "kind_mismatch";
-            d.rejected_because = std::string(e.what()) + ", yet it was posted to " + path;
+            refuse_kind_mismatch(d, e);
         }
     }
     d.body_sha256 = sha256(body);

@@ -23,6 +23,10 @@ void sample(std::string& out, const std::string& name, const std::string& labels
     out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
 }
 
+void sample_real(std::string& out, const std::string& name, const std::string& labels, double v) {
+    out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + number(v) + "\n";
+}
+
 }  // namespace
 
 void Metrics::Histogram::observe(std::chrono::microseconds d) {
@@ -118,12 +122,26 @@ std::string Metrics::render(const Gauges& g) const {
            static_cast<std::uint64_t>(std::max<std::int64_t>(connections_.load(std::memory_order_relaxed), 0)));
     header(out, "eventsshop_queue_depth", "gauge", "Deliveries waiting for a database writer.");
     sample(out, "eventsshop_queue_depth", "", g.queue_depth);
-    if (g.spool_enabled) {
-        header(out, "eventsshop_spool_records", "gauge", "Deliveries in the local spool, waiting for PostgreSQL.");
-        sample(out, "eventsshop_spool_records", "", g.spool_records);
-        header(out, "eventsshop_spool_bytes", "gauge", "Bytes in the local spool.");
-        sample(out, "eventsshop_spool_bytes", "", g.spool_bytes);
-    }
+    // Always present (0 without a spool), so an alert on them cannot silently never fire.
+    header(out, "eventsshop_spool_enabled", "gauge", "1 when a local spool (--state-dir) is configured.");
+    sample(out, "eventsshop_spool_enabled", "", g.spool_enabled ? 1 : 0);
+    header(out, "eventsshop_spool_records", "gauge", "Deliveries in the local spool, waiting for PostgreSQL.");
+    sample(out, "eventsshop_spool_records", "", g.spool_records);
+    header(out, "eventsshop_spool_bytes", "gauge", "Bytes in the local spool.");
+    sample(out, "eventsshop_spool_bytes", "", g.spool_bytes);
+    header(out, "eventsshop_spool_oldest_record_age_seconds", "gauge",
+           "How long the oldest delivery in the spool has waited (0 when empty).");
+    sample_real(out, "eventsshop_spool_oldest_record_age_seconds", "", g.spool_oldest_age_seconds);
+    header(out, "eventsshop_spool_drain_failures_total", "counter", "Attempts to drain the spool that failed.");
+    sample(out, "eventsshop_spool_drain_failures_total", "", g.spool_drain_failures);
+    header(out, "eventsshop_spool_quarantined_total", "counter",
+           "Spooled deliveries that could not be stored and were set aside under the state directory.");
+    sample(out, "eventsshop_spool_quarantined_total", "", g.spool_quarantined);
+    header(out, "eventsshop_spool_corrupt_regions_total", "counter",
+           "Damaged stretches of spool files moved aside to corrupt-* files.");
+    sample(out, "eventsshop_spool_corrupt_regions_total", "", g.spool_corrupt_regions);
+    header(out, "eventsshop_spool_in_service", "gauge", "0 once the spool refuses appends after a write it could not undo.");
+    sample(out, "eventsshop_spool_in_service", "", g.spool_enabled && g.spool_in_service ? 1 : 0);
     header(out, "eventsshop_database_up", "gauge", "1 while PostgreSQL is reachable and migrated.");
     sample(out, "eventsshop_database_up", "", g.database_up ? 1 : 0);
     return out;

@@ -6,6 +6,9 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +31,15 @@ struct Delivery {
     std::string rejected_code;  // invalid_json, kind_mismatch
     // True: the body is large and was not parsed yet; the writer's large lane parses it, streaming.
     bool unparsed = false;
+    // A large body checked by validate_unparsed(): its record count (the rows were not kept).
+    std::optional<std::size_t> validated_records;
 };
+
+/// Parses a large (unparsed) body without keeping its rows: its syntax, and its kind against the
+/// path. Sets kind and validated_records, or rejected_code and rejected_because and returns
+/// false. Run before a large body is acknowledged from the spool, so a body that would be 400 with
+/// PostgreSQL up is 400 with it down too, and the spool only ever holds bodies that can be stored.
+bool validate_unparsed(Delivery& delivery);
 
 /// What became of a delivery handed to a DeliverySink.
 struct StoreOutcome {
@@ -79,17 +90,69 @@ private:
     }
 };
 
+/// The answer owed to one sender: called at most once (a second call does nothing), from any
+/// thread, only when the outcome is final. Copies share one answer; if the last copy goes away
+/// uncalled (a path that forgot a delivery, an exception between hand-offs), the sender still
+/// hears back: 503 "unavailable", so it retries, rather than a closed connection or an endless
+/// wait. In the spirit of Vector's finalizers, which report on drop.
+class Reply {
+public:
+    Reply() = default;
+    template <class F>
+        requires std::is_invocable_v<F&, StoreOutcome>
+    Reply(F&& answer) : state_(std::make_shared<State>(std::function<void(StoreOutcome)>(std::forward<F>(answer)))) {}
+
+    void operator()(StoreOutcome outcome) const {
+        if (state_) state_->answer(std::move(outcome));
+    }
+
+private:
+    struct State {
+        explicit State(std::function<void(StoreOutcome)> f) : answer_once(std::move(f)) {}
+        ~State() {
+            if (answer_once)
+                answer(StoreOutcome::unavailable("the delivery was not stored (it was dropped inside the daemon)"));
+        }
+        void answer(StoreOutcome outcome) {
+            std::function<void(StoreOutcome)> f;
+            {
+                std::lock_guard lock(mutex);
+                f.swap(answer_once);
+            }
+            if (f) f(std::move(outcome));
+        }
+        std::mutex mutex;
+        std::function<void(StoreOutcome)> answer_once;
+    };
+    std::shared_ptr<State> state_;
+};
+
 /// Where the HTTP layer hands deliveries. `done` is called exactly once, from any thread, and
 /// only after the outcome is final (for `stored`: after the commit).
 class DeliverySink {
 public:
-    using Callback = std::function<void(StoreOutcome)>;
+    using Callback = Reply;
     virtual ~DeliverySink() = default;
     virtual void submit(Delivery delivery, Callback done) = 0;
 
     struct SpoolDepth {
         std::uint64_t records = 0;
         std::uint64_t bytes = 0;
+        double oldest_age_seconds = 0;     // how long the oldest waiting record has waited
+        std::uint64_t drain_failures = 0;  // drain attempts that failed, since start
+        unsigned failing_drains = 0;       // of them in a row, up to now (0: draining works)
+        std::string drain_error;           // the last failure's reason, while failing
+        std::uint64_t quarantined = 0;     // records set aside, since start (see docs/bad-input.md)
+        std::uint64_t corrupt_regions = 0; // damaged stretches of spool files moved aside, since start
+        bool in_service = true;            // false: a write could not be undone; appends refused
+
+        static constexpr unsigned failing_drains_when_stuck = 3;
+        /// Why /readyz says not ready on the spool's account; empty when it works.
+        std::string trouble() const {
+            if (!in_service) return "the spool is out of service after a write it could not undo: see the log";
+            if (failing_drains >= failing_drains_when_stuck) return "the spool cannot be drained: " + drain_error;
+            return {};
+        }
     };
     /// What waits in the local spool, if there is one.
     virtual std::optional<SpoolDepth> spool_depth() const { return std::nullopt; }

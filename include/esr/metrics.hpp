@@ -23,6 +23,11 @@ public:
         std::uint64_t queue_depth = 0;
         std::uint64_t spool_records = 0;
         std::uint64_t spool_bytes = 0;
+        double spool_oldest_age_seconds = 0;
+        std::uint64_t spool_drain_failures = 0;
+        std::uint64_t spool_quarantined = 0;
+        std::uint64_t spool_corrupt_regions = 0;
+        bool spool_in_service = true;
         bool spool_enabled = false;
         bool database_up = false;
     };

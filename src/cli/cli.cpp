@@ -9,10 +9,12 @@
 #include "esr/eventsshop/register.hpp"
 #include "esr/http/client.hpp"
 #include "esr/http/handler.hpp"
+#include "db/connection.hpp"
 #include "systemd_notify.hpp"
 #include "esr/http/server.hpp"
 #include "esr/log.hpp"
 #include "esr/sim/simulate.hpp"
+#include "esr/spool/spool.hpp"
 
 #include <pqxx/connection>
 
@@ -55,10 +57,11 @@ int fail_config(const ConfigError& e) {
     return 2;
 }
 
-/// A database the command cannot reach is a configuration error (exit status 2).
-std::unique_ptr<pqxx::connection> connect_for_command(const std::string& url) {
+/// A database the command cannot reach is a configuration error (exit status 2). The session
+/// settings are the daemon's (durable commits, timeouts), with no statement timeout.
+std::unique_ptr<pqxx::connection> connect_for_command(const std::string& url, const std::string& command) {
     try {
-        return std::make_unique<pqxx::connection>(url);
+        return db::connect(url, command, std::nullopt);
     } catch (const std::exception& e) {
         std::string msg = e.what();
         throw ConfigError("--database-url (ESR_DATABASE_URL)", "cannot connect: " + msg.substr(0, msg.find('\n')));
@@ -93,7 +96,7 @@ int run_migrate(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
-    auto connection = connect_for_command(config.database_url);
+    auto connection = connect_for_command(config.database_url, "migrate");
     int applied = db::migrate(*connection);
     std::cout << "schema at version " << db::applied_schema_version(*connection) << " (" << applied << " migration"
               << (applied == 1 ? "" : "s") << " applied)\n";
@@ -107,16 +110,17 @@ int run_reprocess(const std::vector<std::string>& args) {
                   "understands. Idempotent: run it after an upgrade that changes the mapping.",
                   args);
     if (l.exit_code >= 0) return l.exit_code;
-    auto connection = connect_for_command(l.loaded.config.database_url);
+    auto connection = connect_for_command(l.loaded.config.database_url, "reprocess");
     db::ReprocessFilter filter;
     const auto& options = l.loaded.command_options;
     if (options.count("kind")) filter.kind = kind_from_string(options.at("kind"));
     if (options.count("since")) filter.since = options.at("since");
+    filter.large_body_bytes = l.loaded.config.large_body_bytes;
     auto last_report = std::chrono::steady_clock::now();
     auto line = [](const db::ReprocessProgress& p) {
         return std::to_string(p.done) + "/" + std::to_string(p.total) + " deliveries, " +
                std::to_string(p.reclassified) + " reclassified, " + std::to_string(p.records) + " typed rows, " +
-               std::to_string(p.skipped) + " skipped";
+               std::to_string(p.skipped) + " skipped, " + std::to_string(p.failed) + " failed";
     };
     auto result = db::reprocess(*connection, filter, [&](const db::ReprocessProgress& p) {
         if (std::chrono::steady_clock::now() - last_report < std::chrono::seconds(2)) return;
@@ -124,7 +128,13 @@ int run_reprocess(const std::vector<std::string>& args) {
         std::cerr << "reprocess: " << line(p) << "\n";
     });
     std::cout << "reprocessed " << line(result) << "\n";
-    return 0;
+    if (result.failed == 0) return 0;
+    // Finished, but some deliveries keep their earlier typed rows: say which, and exit 1.
+    std::cout << "deliveries whose typed rows could not be written (see the log):";
+    for (auto id : result.failed_ids) std::cout << " " << id;
+    if (result.failed > static_cast<std::int64_t>(result.failed_ids.size())) std::cout << " ...";
+    std::cout << "\n";
+    return 1;
 }
 
 int run_simulate(const std::vector<std::string>& args) {
@@ -294,7 +304,18 @@ int run_serve(const std::vector<std::string>& args) {
     Metrics metrics;
     db::ReadinessMonitor readiness(config);
     readiness.start();
-    db::DeliveryWriter writer(config, &metrics);
+    // The spool's state directory is locked first: a second daemon on it would lose deliveries.
+    std::optional<db::DeliveryWriter> writer_slot;
+    try {
+        writer_slot.emplace(config, &metrics);
+    } catch (const spool::StateDirInUse& e) {
+        std::cerr << program << ": " << e.what() << "\n";
+        log::error("cannot start", {{"error", e.what()}});
+        return 2;
+    } catch (const std::exception& e) {
+        return fail_config(ConfigError("--state-dir (ESR_STATE_DIR)", e.what()));
+    }
+    db::DeliveryWriter& writer = *writer_slot;
     writer.start();
     Authenticator auth(config);
     http::Handler handler(config, auth, writer, readiness, metrics);

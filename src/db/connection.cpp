@@ -1,12 +1,83 @@
 #include "connection.hpp"
 
+#include <libpq-fe.h>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+
+#include <array>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
 namespace esr::db {
+namespace {
+
+constexpr std::array<std::pair<const char*, const char*>, 6> connection_defaults{{
+    {"connect_timeout", "10"},
+    {"keepalives", "1"},
+    {"keepalives_idle", "30"},
+    {"keepalives_interval", "10"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "30000"},
+}};
+
+// key='value' with the quoting libpq documents: backslash before ' and \.
+std::string quoted(const char* value) {
+    std::string out = "'";
+    for (const char* p = value; *p; ++p) {
+        if (*p == '\'' || *p == '\\') out += '\\';
+        out += *p;
+    }
+    return out + "'";
+}
+
+}  // namespace
+
+std::string with_connection_defaults(const std::string& url) {
+    char* error = nullptr;
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(url.c_str(), &error),
+                                                                         &PQconninfoFree);
+    if (!options) {
+        std::string message = error ? error : "out of memory";
+        PQfreemem(error);
+        while (!message.empty() && message.back() == '\n') message.pop_back();
+        throw std::invalid_argument(message);
+    }
+    std::string out;
+    auto add = [&](const char* key, const char* value) {
+        if (!out.empty()) out += ' ';
+        out += key;
+        out += '=';
+        out += quoted(value);
+    };
+    for (auto* o = options.get(); o->keyword; ++o)
+        if (o->val) add(o->keyword, o->val);
+    for (const auto& [key, value] : connection_defaults) {
+        bool set = false;
+        for (auto* o = options.get(); o->keyword; ++o)
+            if (o->val && std::string_view(o->keyword) == key) set = true;
+        if (!set) add(key, value);
+    }
+    return out;
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::string& purpose,
+                                          std::optional<std::chrono::milliseconds> statement_timeout) {
+    auto c = std::make_unique<pqxx::connection>(with_connection_defaults(url));
+    c->set_variable("application_name", "'eventsshop-receiver " + purpose + "'");
+    if (statement_timeout) c->set_variable("statement_timeout", std::to_string(statement_timeout->count()));
+    // remote_apply and on are kept; anything weaker is raised to on.
+    std::string level;
+    {
+        pqxx::nontransaction tx(*c);
+        level = tx.exec("SHOW synchronous_commit")[0][0].as<std::string>();
+    }
+    if (level != "on" && level != "remote_apply") c->set_variable("synchronous_commit", "on");
+    return c;
+}
 
 std::unique_ptr<pqxx::connection> connect(const Config& config, const std::string& purpose) {
-    auto c = std::make_unique<pqxx::connection>(config.database_url);
-    c->set_variable("application_name", "'eventsshop-receiver " + purpose + "'");
-    c->set_variable("statement_timeout", std::to_string(config.statement_timeout.count()));
-    return c;
+    return connect(config.database_url, purpose, config.statement_timeout);
 }
 
 std::string first_line(const std::string& message) {

@@ -4,12 +4,29 @@
 
 #include <pqxx/connection>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace esr::db {
 
-/// A connection with the session settings every daemon connection uses.
+/// The connection string libpq gets: `url` (a URI or key=value string) with this daemon's defaults
+/// for what it leaves unset, so a black-holed database fails a connection or a statement within
+/// seconds instead of hanging a writer for the kernel's TCP timeouts (minutes):
+/// connect_timeout=10, keepalives=1, keepalives_idle=30, keepalives_interval=10,
+/// keepalives_count=3, tcp_user_timeout=30000 (ms). Parsed by libpq itself (PQconninfoParse).
+/// Throws std::invalid_argument with libpq's message when `url` cannot be parsed.
+std::string with_connection_defaults(const std::string& url);
+
+/// A connection with the session settings every connection of ours uses: the defaults above, an
+/// application_name, synchronous_commit at least `on` (a role or cluster set to `off` or `local`
+/// would make a commit we acknowledge vanish in a PostgreSQL crash, or on a failover), and, when
+/// given, a statement_timeout.
+std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::string& purpose,
+                                          std::optional<std::chrono::milliseconds> statement_timeout);
+
+/// The daemon's connections: connect() with --statement-timeout.
 std::unique_ptr<pqxx::connection> connect(const Config& config, const std::string& purpose);
 
 /// The first line of a libpq/libpqxx message, for logs and error bodies.

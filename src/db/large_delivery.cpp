@@ -106,10 +106,13 @@ private:
 
 std::string text_or_empty(const std::optional<std::string>& v) { return v.value_or(""); }
 
-StoreOutcome reject(pqxx::connection_base& c, const Delivery& d, std::string code, const std::string& reason) {
-    pqxx::work tx(c);
-    insert_rejected(tx, d, reason);
-    tx.commit();
+StoreOutcome reject(pqxx::connection_base& c, const Delivery& d, std::string code, const std::string& reason,
+                    bool keep) {
+    if (keep) {
+        pqxx::work tx(c);
+        insert_rejected(tx, d, reason);
+        tx.commit();
+    }
     return StoreOutcome::rejected(std::move(code), reason);
 }
 
@@ -124,17 +127,50 @@ void prepare_large_delivery(pqxx::connection_base& c) {
     c.prepare("clear_latest_pending", clear_latest_pending);
 }
 
-StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
+DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                             std::string_view body, std::optional<Kind> declared, const std::string& path) {
+    DerivedRows out;
+    std::optional<std::variant<payload::Extraction, payload::JsonSyntaxError>> extracted;
+    CopyDemandRows rows(tx, delivery_id, received_at);
+    try {
+        extracted = payload::extract_streaming(body, declared, rows);
+    } catch (const payload::KindMismatch& e) {
+        out.refused_code = "kind_mismatch";
+        out.refused_because = std::string(e.what()) + ", yet it was posted to " + path;
+    }
+    rows.complete();
+    if (!extracted) return out;
+    if (auto* err = std::get_if<payload::JsonSyntaxError>(&*extracted)) {
+        out.refused_code = "invalid_json";
+        out.refused_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
+        return out;
+    }
+    auto& x = std::get<payload::Extraction>(*extracted);
+    if (x.streamed_demand > 0) {
+        const auto& dd = x.demand_defaults;
+        if (rows.missing_envelope_values() > 0 && (dd.demand_id || dd.hotel_code || dd.city || dd.country)) {
+            tx.exec_prepared("fill_late_envelope_defaults", delivery_id,
+                             dd.demand_id ? std::to_string(*dd.demand_id) : std::string(), text_or_empty(dd.hotel_code),
+                             text_or_empty(dd.city), text_or_empty(dd.country));
+        }
+    }
+    write_typed_rows(tx, delivery_id, received_at, x);
+    out.records = std::move(x);
+    return out;
+}
+
+StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool keep_refused) {
     using clock = std::chrono::steady_clock;
     auto ms_since = [](clock::time_point t) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
     };
     auto started = clock::now();
     const auto bytes = d.body.size();
-    std::optional<std::variant<payload::Extraction, payload::JsonSyntaxError>> extracted;
-    std::string mismatch;
+    DerivedRows derived;
     {
         pqxx::work tx(c);
+        // The parse of the body runs inside the COPY below: --statement-timeout must not cut it.
+        tx.exec("SET LOCAL statement_timeout = 0");
         if (auto dup = find_duplicate(tx, d)) return *dup;  // stored before, so it was valid then
         // The row first, so the demand rows can stream straight into hotel_demand with its id; the
         // body itself goes last. Should the body turn out not to be JSON, the rollback takes all back.
@@ -145,55 +181,28 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d) {
             return *find_duplicate(again, d);
         }
         auto body_ms = ms_since(started);
-        auto step = clock::now();
-        CopyDemandRows rows(tx, inserted->id, inserted->received_at);
-        try {
-            extracted = payload::extract_streaming(d.body, d.declared_kind, rows);
-        } catch (const payload::KindMismatch& e) {
-            mismatch = std::string(e.what()) + ", yet it was posted to " + d.path;
-        }
-        rows.complete();
-        if (extracted && std::holds_alternative<payload::Extraction>(*extracted)) {
-            const auto& x = std::get<payload::Extraction>(*extracted);
-            auto parsed_ms = ms_since(step);
-            step = clock::now();
-            if (x.streamed_demand > 0) {
-                const auto& dd = x.demand_defaults;
-                if (rows.missing_envelope_values() > 0 && (dd.demand_id || dd.hotel_code || dd.city || dd.country)) {
-                    tx.exec_prepared("fill_late_envelope_defaults", inserted->id,
-                                     dd.demand_id ? std::to_string(*dd.demand_id) : std::string(),
-                                     text_or_empty(dd.hotel_code), text_or_empty(dd.city), text_or_empty(dd.country));
-                }
-            }
-            auto defaults_ms = ms_since(step);
-            write_typed_rows(tx, inserted->id, inserted->received_at, x);
-            {
-                pqxx::binarystring body(d.body.data(), d.body.size());
-                std::string().swap(d.body);  // libpqxx's copy is enough from here
-                try {
-                    tx.exec_prepared("complete_delivery", inserted->id, std::string(to_string(x.kind)),
-                                     static_cast<std::int64_t>(x.record_count()), x.reason, body,
-                                     x.streamed_demand > 0);
-                    tx.commit();
-                } catch (...) {
-                    d.body = body.str();  // the caller may still spool it
-                    throw;
-                }
+        derived = derive_streaming(tx, inserted->id, inserted->received_at, d.body, d.declared_kind, d.path);
+        if (derived.records) {
+            const auto& x = *derived.records;
+            pqxx::binarystring body(d.body.data(), d.body.size());
+            std::string().swap(d.body);  // libpqxx's copy is enough from here
+            try {
+                tx.exec_prepared("complete_delivery", inserted->id, std::string(to_string(x.kind)),
+                                 static_cast<std::int64_t>(x.record_count()), x.reason, body, x.streamed_demand > 0);
+                tx.commit();
+            } catch (...) {
+                d.body = body.str();  // the caller may still spool it
+                throw;
             }
             log::info("large delivery stored", {{"delivery_id", inserted->id},
                                                 {"bytes", bytes},
                                                 {"records", x.record_count()},
                                                 {"body_ms", body_ms},
-                                                {"parse_and_copy_ms", parsed_ms},
-                                                {"late_defaults_ms", defaults_ms},
                                                 {"total_ms", ms_since(started)}});
             return StoreOutcome::stored(inserted->id, x.kind, static_cast<std::int64_t>(x.record_count()));
         }
     }  // not stored: the body and the streamed rows go with the rollback
-    if (!mismatch.empty()) return reject(c, d, "kind_mismatch", mismatch);
-    const auto& err = std::get<payload::JsonSyntaxError>(*extracted);
-    return reject(c, d, "invalid_json",
-                  "the body is not JSON: " + err.message + " at byte " + std::to_string(err.offset));
+    return reject(c, d, derived.refused_code, derived.refused_because, keep_refused);
 }
 
 std::size_t apply_pending_latest(pqxx::connection_base& c) {

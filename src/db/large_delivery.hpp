@@ -2,9 +2,16 @@
 
 #include "esr/delivery.hpp"
 
+#include "esr/payload/records.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
 namespace pqxx {
 class connection_base;
-}
+class transaction_base;
+}  // namespace pqxx
 
 namespace esr::db {
 
@@ -14,12 +21,23 @@ void prepare_large_delivery(pqxx::connection_base& connection);
 /// Stores a delivery whose body was not parsed on the network thread (a large one): parses it here
 /// in one pass, streaming its demand rows through COPY into a staging table, then moves them into
 /// hotel_demand and hotel_demand_latest set-wise, all in the transaction that stores the body. A
-/// body that is not JSON or not its path's kind is kept in rejected_deliveries instead, and the
-/// outcome says why. Database errors propagate to the caller, with `delivery` as it came.
+/// body that is not JSON or not its path's kind is kept in rejected_deliveries instead (only when
+/// `keep_refused`), and the outcome says why. Database errors propagate to the caller, with
+/// `delivery` as it came. No statement timeout applies: the body's parse runs inside the COPY.
 ///
 /// The body is sent last, after our copy of it is released: so at most two copies exist at once
 /// (libpqxx's parameter and libpq's send buffer), not three.
-StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery);
+StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery, bool keep_refused = true);
+
+/// The typed rows of a stored delivery, derived inside `tx` in one pass over `body`: demand rows
+/// streamed through COPY into hotel_demand, the rest written as intake writes them. The large
+/// lane's writer of demand rows, used by intake and by reprocess alike.
+struct DerivedRows {
+    std::optional<payload::Extraction> records;  // empty: refused, as below
+    std::string refused_code, refused_because;
+};
+DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                             std::string_view body, std::optional<Kind> declared, const std::string& path);
 
 /// Brings hotel_demand_latest up to date with the large deliveries committed without it (their
 /// latest_pending flag), oldest first. The large lane runs this right after answering each one,

@@ -1,11 +1,14 @@
 #include "esr/db/reprocess.hpp"
 
+#include "large_delivery.hpp"
 #include "esr/db/typed_rows.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"
 
 #include <pqxx/binarystring>
+#include <pqxx/except>
 #include <pqxx/result>
+#include <pqxx/subtransaction>
 #include <pqxx/transaction>
 
 #include <deque>
@@ -13,10 +16,159 @@
 namespace esr::db {
 namespace {
 
-constexpr int deliveries_per_transaction = 200;
+constexpr int deliveries_per_page = 200;         // ids, sizes and kinds only: no bodies
+constexpr std::uint64_t group_body_bytes = 8 << 20;  // small bodies derived in one transaction
+constexpr std::size_t records_per_write = 10'000;    // typed rows written at once, as a group commit does
+constexpr std::int64_t body_slice_bytes = 4 << 20;   // a body is read in slices: no hex copy of all of it
 
 constexpr const char* select_filter =
     "FROM eventsshop.deliveries WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR received_at >= $2::timestamptz) ";
+
+struct Stored {
+    std::int64_t id = 0;
+    std::string received_at;
+    std::optional<Kind> declared;
+    std::string kind;
+    std::int64_t byte_size = 0;
+};
+
+std::string body_of(pqxx::transaction_base& tx, const Stored& d) {
+    std::string body;
+    body.reserve(static_cast<std::size_t>(d.byte_size));
+    for (std::int64_t from = 1; from <= d.byte_size; from += body_slice_bytes) {
+        auto r = tx.exec_params("SELECT substring(body FROM $2 FOR $3) FROM eventsshop.deliveries WHERE id = $1", d.id,
+                                from, body_slice_bytes);
+        if (r.empty()) break;
+        body += pqxx::binarystring(r[0][0]).str();
+    }
+    return body;
+}
+
+void update_delivery(pqxx::transaction_base& tx, std::int64_t id, const payload::Extraction& x, bool latest_pending) {
+    tx.exec_params("UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4, "
+                   "latest_pending = $5 WHERE id = $1",
+                   id, std::string(to_string(x.kind)), static_cast<std::int64_t>(x.record_count()), x.reason,
+                   latest_pending);
+}
+
+bool lost(pqxx::connection_base& c) { return !c.is_open(); }
+
+class Reprocessor {
+public:
+    Reprocessor(pqxx::connection_base& c, ReprocessProgress& progress) : c_(c), progress_(progress) {}
+
+    void small_group(std::vector<Stored>& group) {
+        if (group.empty()) return;
+        pqxx::work tx(c_);
+        std::deque<payload::Extraction> extracted;
+        std::vector<const Stored*> derivable;
+        for (const auto& d : group) {
+            auto x = extract(body_of(tx, d), d);
+            if (!x) continue;
+            extracted.push_back(std::move(*x));
+            derivable.push_back(&d);
+        }
+        // All together first; if that fails, each alone, so one delivery cannot stop the others.
+        try {
+            pqxx::subtransaction st(tx, "group");
+            write(st, derivable, extracted, 0, derivable.size());
+            st.commit();
+            for (std::size_t i = 0; i < derivable.size(); ++i) done(*derivable[i], extracted[i]);
+        } catch (const pqxx::sql_error&) {
+            if (lost(c_)) throw;
+            for (std::size_t i = 0; i < derivable.size(); ++i) {
+                try {
+                    pqxx::subtransaction st(tx, "one");
+                    write(st, derivable, extracted, i, i + 1);
+                    st.commit();
+                    done(*derivable[i], extracted[i]);
+                } catch (const pqxx::sql_error& e) {
+                    if (lost(c_)) throw;
+                    fail(derivable[i]->id, e.what());
+                }
+            }
+        }
+        tx.commit();
+        group.clear();
+    }
+
+    // A large body: read in slices, its demand rows streamed into COPY as intake does.
+    void large(const Stored& d) {
+        pqxx::work tx(c_);
+        std::string body = body_of(tx, d);
+        try {
+            pqxx::subtransaction st(tx, "large");
+            delete_typed_rows(st, d.id);
+            auto derived = derive_streaming(st, d.id, d.received_at, body, d.declared, "/");
+            if (!derived.records) {
+                st.abort();
+                skip(d.id, derived.refused_because);
+                tx.commit();
+                return;
+            }
+            update_delivery(st, d.id, *derived.records, derived.records->streamed_demand > 0);
+            st.commit();
+            done(d, *derived.records);
+        } catch (const pqxx::sql_error& e) {
+            if (lost(c_)) throw;
+            fail(d.id, e.what());
+        }
+        tx.commit();
+        apply_pending_latest(c_);
+    }
+
+private:
+    std::optional<payload::Extraction> extract(const std::string& body, const Stored& d) {
+        try {
+            auto extracted = payload::extract_body(body, d.declared);
+            if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+                skip(d.id, "the stored body is not JSON: " + err->message);
+                return std::nullopt;
+            }
+            return std::move(std::get<payload::Extraction>(extracted));
+        } catch (const payload::KindMismatch& e) {
+            skip(d.id, std::string("the body no longer matches its path: ") + e.what());
+            return std::nullopt;
+        }
+    }
+
+    void write(pqxx::transaction_base& tx, const std::vector<const Stored*>& derivable,
+               const std::deque<payload::Extraction>& extracted, std::size_t from, std::size_t to) {
+        std::vector<DeliveryRows> page;
+        std::size_t page_records = 0;
+        for (std::size_t i = from; i < to; ++i) {
+            delete_typed_rows(tx, derivable[i]->id);
+            update_delivery(tx, derivable[i]->id, extracted[i], false);
+            page.push_back(DeliveryRows{derivable[i]->id, derivable[i]->received_at, &extracted[i]});
+            page_records += extracted[i].record_count();
+            if (page_records >= records_per_write) {
+                write_typed_rows(tx, page);
+                page.clear();
+                page_records = 0;
+            }
+        }
+        write_typed_rows(tx, page);
+    }
+
+    void done(const Stored& d, const payload::Extraction& x) {
+        if (d.kind != to_string(x.kind)) ++progress_.reclassified;
+        progress_.records += static_cast<std::int64_t>(x.record_count());
+        ++progress_.done;
+    }
+    void skip(std::int64_t id, const std::string& why) {
+        log::warning("reprocess: delivery skipped", {{"delivery_id", id}, {"error", why}});
+        ++progress_.skipped;
+    }
+    void fail(std::int64_t id, const std::string& why) {
+        log::error("reprocess: typed rows could not be written; the delivery keeps its earlier rows",
+                   {{"delivery_id", id}, {"error", why.substr(0, why.find('\n'))}});
+        ++progress_.failed;
+        if (progress_.failed_ids.size() < ReprocessProgress::failed_ids_kept) progress_.failed_ids.push_back(id);
+    }
+
+    pqxx::connection_base& c_;
+    ReprocessProgress& progress_;
+};
 
 }  // namespace
 
@@ -25,6 +177,7 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
     const std::string kind = filter.kind ? std::string(to_string(*filter.kind)) : std::string();
     const std::string since = filter.since.value_or("");
     prepare_typed_statements(connection);
+    prepare_large_delivery(connection);
 
     ReprocessProgress progress;
     {
@@ -32,65 +185,45 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
         progress.total = tx.exec_params1(std::string("SELECT count(*) ") + select_filter, kind, since)[0].as<std::int64_t>();
     }
     report(progress);
+    apply_pending_latest(connection);  // what an earlier run or the daemon left pending
 
+    Reprocessor reprocessor(connection, progress);
     std::int64_t last_id = 0;
     for (;;) {
-        pqxx::work tx(connection);
         // Keyset pagination: the selection is fixed by id, so rows this run reclassifies (and so
         // no longer match --kind) are not revisited or skipped.
-        auto rows = tx.exec_params(std::string("SELECT id, received_at::text, declared_kind, kind, body ") + select_filter +
-                                       "AND id > $3 ORDER BY id LIMIT $4",
-                                   kind, since, last_id, deliveries_per_transaction);
-        if (rows.empty()) break;
-        // Typed rows are written a few deliveries at a time, as a group-commit batch is (one COPY and
-        // one upsert per table, merged in id order), and at most ~10,000 records at a time, as a
-        // page of city matrices would not fit in memory at once.
-        constexpr std::size_t records_per_write = 10'000;
-        std::deque<payload::Extraction> extracted;
-        std::vector<DeliveryRows> page;
-        std::size_t page_records = 0;
-        auto write_page = [&] {
-            write_typed_rows(tx, page);
-            page.clear();
-            extracted.clear();
-            page_records = 0;
-        };
-        for (const auto& row : rows) {
-            const auto id = row[0].as<std::int64_t>();
-            last_id = id;
-            const std::string received_at = row[1].as<std::string>();
-            std::optional<Kind> declared;
-            if (!row[2].is_null()) declared = kind_from_string(row[2].as<std::string>());
-            const std::string body = pqxx::binarystring(row[4]).str();
-
-            payload::Extraction records;
-            try {
-                auto extracted_body = payload::extract_body(body, declared);
-                if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted_body)) {
-                    log::warning("reprocess: stored body is not JSON", {{"delivery_id", id}, {"error", err->message}});
-                    ++progress.skipped;
-                    continue;
-                }
-                records = std::move(std::get<payload::Extraction>(extracted_body));
-            } catch (const payload::KindMismatch& e) {
-                log::warning("reprocess: body no longer matches its path", {{"delivery_id", id}, {"error", e.what()}});
-                ++progress.skipped;
+        std::vector<Stored> page;
+        {
+            pqxx::read_transaction tx(connection);
+            auto rows = tx.exec_params(std::string("SELECT id, received_at::text, declared_kind, kind, byte_size ") +
+                                           select_filter + "AND id > $3 ORDER BY id LIMIT $4",
+                                       kind, since, last_id, deliveries_per_page);
+            for (const auto& row : rows) {
+                Stored d{row[0].as<std::int64_t>(), row[1].as<std::string>(), std::nullopt, row[3].as<std::string>(),
+                         row[4].as<std::int64_t>()};
+                if (!row[2].is_null()) d.declared = kind_from_string(row[2].as<std::string>());
+                page.push_back(std::move(d));
+            }
+        }
+        if (page.empty()) break;
+        last_id = page.back().id;
+        std::vector<Stored> group;
+        std::uint64_t group_bytes = 0;
+        for (auto& d : page) {
+            if (static_cast<std::uint64_t>(d.byte_size) >= filter.large_body_bytes) {
+                reprocessor.small_group(group);
+                group_bytes = 0;
+                reprocessor.large(d);
                 continue;
             }
-            delete_typed_rows(tx, id);
-            tx.exec_params("UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4 "
-                           "WHERE id = $1",
-                           id, std::string(to_string(records.kind)), static_cast<std::int64_t>(records.record_count()),
-                           records.reason);
-            if (row[3].as<std::string>() != to_string(records.kind)) ++progress.reclassified;
-            progress.records += static_cast<std::int64_t>(records.record_count());
-            ++progress.done;
-            page_records += records.record_count();
-            page.push_back(DeliveryRows{id, received_at, &extracted.emplace_back(std::move(records))});
-            if (page_records >= records_per_write) write_page();
+            group_bytes += static_cast<std::uint64_t>(d.byte_size);
+            group.push_back(std::move(d));
+            if (group_bytes >= group_body_bytes) {
+                reprocessor.small_group(group);
+                group_bytes = 0;
+            }
         }
-        write_page();
-        tx.commit();
+        reprocessor.small_group(group);
         report(progress);
     }
     return progress;

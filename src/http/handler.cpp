@@ -73,8 +73,18 @@ Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& 
 
 boost::json::object Handler::ready_body(std::string_view status) const {
     boost::json::object body{{"status", status}};
-    if (auto spool = sink_.spool_depth())
-        body["spool"] = {{"records", spool->records}, {"bytes", spool->bytes}};
+    if (auto spool = sink_.spool_depth()) {
+        boost::json::object o{{"records", spool->records},
+                              {"bytes", spool->bytes},
+                              {"oldest_age_seconds", spool->oldest_age_seconds},
+                              {"quarantined", spool->quarantined},
+                              {"in_service", spool->in_service}};
+        if (spool->failing_drains > 0) {
+            o["failing_drains"] = spool->failing_drains;
+            o["drain_error"] = spool->drain_error;
+        }
+        body["spool"] = std::move(o);
+    }
     return body;
 }
 
@@ -117,6 +127,11 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
             g.spool_enabled = true;
             g.spool_records = spool->records;
             g.spool_bytes = spool->bytes;
+            g.spool_oldest_age_seconds = spool->oldest_age_seconds;
+            g.spool_drain_failures = spool->drain_failures;
+            g.spool_quarantined = spool->quarantined;
+            g.spool_corrupt_regions = spool->corrupt_regions;
+            g.spool_in_service = spool->in_service;
         }
         g.database_up = readiness_.not_ready_reason().empty();
         Response r;
@@ -132,6 +147,7 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         }
         if (m.route == Route::healthz) return json_response(200, {{"status", "ok"}});
         std::string reason = readiness_.not_ready_reason();
+        if (auto spool = sink_.spool_depth(); reason.empty() && spool) reason = spool->trouble();
         if (!reason.empty()) {
             auto body = ready_body("not_ready");
             body["error"] = "not_ready";

@@ -1,18 +1,25 @@
 #pragma once
 
-#include "esr/db/spool.hpp"
 #include "esr/delivery.hpp"
 #include "esr/metrics.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace esr {
 struct Config;
-}
+namespace spool {
+class Spool;
+class StateDirLock;
+}  // namespace spool
+}  // namespace esr
 
 namespace pqxx {
 class connection_base;
@@ -20,13 +27,16 @@ class connection_base;
 
 namespace esr::db {
 
-/// Stores deliveries from a bounded queue on its own writer threads, each owning one connection,
+/// Stores deliveries from bounded queues on its own writer threads, each owning one connection,
 /// so no network thread ever waits on PostgreSQL. A writer takes whatever has queued (up to
-/// batch_max) and commits it in one transaction; each caller hears back after that commit.
-/// With a state directory, what PostgreSQL cannot take (unreachable, or the queue full) goes to the
-/// local spool instead, and a drainer replays the spool into PostgreSQL when it can.
+/// batch_max) and hands it to store() (src/db/store.hpp), the one routine every path uses; each
+/// caller hears back after the commit. With a state directory, what PostgreSQL cannot take
+/// (unreachable, or the queue full) goes to the local spool instead, once validated, and a drainer
+/// replays the spool into PostgreSQL through the same store(); a record that still cannot be
+/// stored is quarantined, so it never blocks the ones behind it.
 class DeliveryWriter final : public DeliverySink {
 public:
+    /// Takes the state directory's lock (spool::StateDirInUse if another process holds it).
     explicit DeliveryWriter(const Config& config, Metrics* metrics = nullptr);
     ~DeliveryWriter() override;
 
@@ -44,7 +54,9 @@ private:
         Callback done;
     };
     // Small deliveries are batched; large ones (parsed here, streaming) have a lane and a writer of
-    // their own so a year-long demand matrix never holds up small deliveries.
+    // their own so a year-long demand matrix never holds up small deliveries. The overflow lane
+    // takes large deliveries the large lane has no room for and validates them before spooling,
+    // off the network threads.
     struct Lane {
         std::deque<Pending> queue;
         std::size_t capacity = 0;
@@ -52,24 +64,32 @@ private:
         std::condition_variable wake;
     };
     void run_writer(Lane& lane);
+    void run_overflow();
     void run_drainer();
-    /// Drains one spool file; throws on database trouble (the file stays, to be drained again).
+    /// Drains one spool file; throws when the database cannot take a record now (the file stays,
+    /// to be drained again: repeats are duplicates).
     std::size_t drain(pqxx::connection_base& connection, const std::filesystem::path& file);
-    /// Durable in the spool, or unavailable with `why`.
+    /// Validated, then durable in the spool; or refused (400) if invalid; or unavailable with `why`.
     void spool_or_refuse(Pending&& pending, const std::string& why);
-    /// Commits `batch` and answers every caller; false when the connection is no longer usable.
-    bool write_batch(pqxx::connection_base& connection, std::vector<Pending>& batch, bool typed = true);
+    /// Answers every caller of `batch` from what store() made of it; spools what it could not take.
+    void answer(std::vector<Pending>& batch, std::vector<StoreOutcome>& outcomes);
 
     const Config& config_;
     Metrics* metrics_;
     mutable std::mutex mutex_;
     Lane small_;
     Lane large_;
+    Lane overflow_;
     bool stopping_ = false;
     std::vector<std::thread> writers_;
-    std::unique_ptr<Spool> spool_;
+    std::unique_ptr<spool::StateDirLock> state_lock_;
+    std::unique_ptr<spool::Spool> spool_;
     std::condition_variable drainer_wake_;
     std::thread drainer_;
+    // What /readyz and /metrics say of the drain.
+    std::atomic<std::uint64_t> drain_failures_{0};
+    std::atomic<unsigned> failing_drains_{0};
+    std::string drain_error_;  // under mutex_
 };
 
 }  // namespace esr::db

@@ -1,0 +1,244 @@
+#include "store.hpp"
+
+#include "connection.hpp"
+#include "delivery_rows.hpp"
+#include "large_delivery.hpp"
+#include "esr/db/typed_rows.hpp"
+#include "esr/log.hpp"
+
+#include <pqxx/except>
+#include <pqxx/transaction>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+namespace esr::db {
+namespace {
+
+using Status = StoreOutcome::Status;
+
+std::string digest_key(const Delivery& d) {
+    return std::string(reinterpret_cast<const char*>(d.body_sha256.data()), d.body_sha256.size());
+}
+
+StoreOutcome refused_outcome(const Delivery& d) { return StoreOutcome::rejected(d.rejected_code, d.rejected_because); }
+
+// Group commit: every delivery of the batch in one statement per table. `typed` false stores the
+// bodies alone (the fallback when typed rows cannot be written).
+std::vector<StoreOutcome> store_batch(pqxx::work& tx, std::span<Delivery> batch, bool typed, Refused refused,
+                                      const std::string& why_untyped) {
+    std::vector<StoreOutcome> out(batch.size());
+    std::vector<NewDelivery> fresh;
+    std::vector<std::size_t> fresh_index;
+    std::map<std::string, std::size_t> first_with_body;  // digest -> index: a body twice in one batch
+    std::vector<std::optional<std::size_t>> same_as(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Delivery& d = batch[i];
+        if (!d.rejected_because.empty()) {
+            out[i] = refused_outcome(d);
+            if (refused == Refused::keep_in_database) insert_rejected(tx, d, d.rejected_because);
+            continue;
+        }
+        if (auto [it, first] = first_with_body.try_emplace(digest_key(d), i); !first) {
+            same_as[i] = it->second;
+            continue;
+        }
+        fresh.push_back({&d, d.kind, typed ? static_cast<std::int64_t>(d.records.record_count()) : 0,
+                         typed ? d.records.reason : "typed rows not written: " + why_untyped});
+        fresh_index.push_back(i);
+    }
+    auto inserted = insert_deliveries(tx, fresh);
+    std::vector<DeliveryRows> rows;
+    for (std::size_t k = 0; k < fresh.size(); ++k) {
+        const std::size_t i = fresh_index[k];
+        const Delivery& d = batch[i];
+        auto it = inserted.find(digest_key(d));
+        if (it == inserted.end()) {
+            auto dup = find_duplicate(tx, d);
+            if (!dup) throw std::runtime_error("the body conflicts with a delivery that cannot be found");
+            out[i] = *dup;
+            continue;
+        }
+        out[i] = StoreOutcome::stored(it->second.id, d.kind, fresh[k].record_count);
+        if (typed) rows.push_back({it->second.id, it->second.received_at, &d.records});
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.delivery_id < b.delivery_id; });
+    write_typed_rows(tx, rows);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!same_as[i]) continue;
+        const StoreOutcome& first = out[*same_as[i]];
+        out[i] = first.status == Status::rejected
+                     ? first
+                     : StoreOutcome::duplicate(first.delivery_id, first.kind, first.record_count);
+    }
+    return out;
+}
+
+// What a failed attempt means for the deliveries in it.
+enum class Failure {
+    connection_lost,  // or the commit's outcome is unknown: not stored as far as anyone can tell
+    transient,        // overload, deadlock, shutdown: worth another try later
+    permanent,        // this content, this statement: trying the same again fails again
+};
+
+Failure classify(pqxx::connection_base& c, std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const pqxx::in_doubt_error&) {
+        return Failure::connection_lost;
+    } catch (const pqxx::broken_connection&) {
+        return Failure::connection_lost;
+    } catch (const pqxx::sql_error& e) {
+        if (!c.is_open()) return Failure::connection_lost;
+        const std::string state = e.sqlstate();
+        if (state.rfind("08", 0) == 0) return Failure::connection_lost;
+        // 57014: a statement timeout (or cancel). The same statement would time out again: not a
+        // reason to spool a body PostgreSQL is up to take.
+        if (state == "57014") return Failure::permanent;
+        if (state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0)
+            return Failure::transient;
+        return Failure::permanent;
+    } catch (const std::exception&) {
+        // libpqxx 6.4 throws plain pqxx::failure when a COPY's connection drops.
+        return c.is_open() ? Failure::permanent : Failure::connection_lost;
+    }
+}
+
+std::string message_of(std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return first_line(e.what());
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+// The body alone, as a delivery of its kind with no typed rows: kept, and rebuildable later.
+StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::string& why) {
+    pqxx::work tx(c);
+    if (auto dup = find_duplicate(tx, d)) return *dup;
+    auto inserted = insert_delivery(tx, d, d.kind, 0, "typed rows not written: " + why);
+    if (!inserted) {
+        tx.abort();
+        pqxx::work again(c);
+        return *find_duplicate(again, d);
+    }
+    tx.commit();
+    return StoreOutcome::stored(inserted->id, d.kind, 0);
+}
+
+class Storer {
+public:
+    Storer(pqxx::connection_base& c, Refused refused) : c_(c), refused_(refused) {}
+
+    StoreResult run(std::span<Delivery> deliveries) {
+        result_.outcomes.assign(deliveries.size(), StoreOutcome::unavailable("not attempted"));
+        bool any_large = std::any_of(deliveries.begin(), deliveries.end(), [](const Delivery& d) { return d.unparsed; });
+        if (any_large) {
+            for (std::size_t i = 0; i < deliveries.size() && !result_.connection_lost; ++i) alone(deliveries[i], i);
+        } else {
+            together(deliveries);
+        }
+        if (result_.connection_lost)
+            for (auto& o : result_.outcomes)
+                if (o.status == Status::unavailable && o.detail == "not attempted")
+                    o = StoreOutcome::unavailable("the database connection was lost");
+        for (std::size_t i = 0; i < deliveries.size(); ++i) {
+            auto& o = result_.outcomes[i];
+            if (o.kind == Kind::unclassified && o.status != Status::duplicate) o.kind = deliveries[i].kind;
+        }
+        return std::move(result_);
+    }
+
+private:
+    void together(std::span<Delivery> batch) {
+        std::exception_ptr error;
+        try {
+            pqxx::work tx(c_);
+            auto outcomes = store_batch(tx, batch, true, refused_, {});
+            tx.commit();
+            std::move(outcomes.begin(), outcomes.end(), result_.outcomes.begin());
+            return;
+        } catch (...) {
+            error = std::current_exception();
+        }
+        switch (classify(c_, error)) {
+            case Failure::connection_lost: return lose_connection(batch.size(), 0, message_of(error));
+            case Failure::transient:
+                for (auto& o : result_.outcomes) o = StoreOutcome::unavailable(message_of(error));
+                return;
+            case Failure::permanent:
+                if (batch.size() == 1) return alone(batch[0], 0);
+                // One bad delivery must not fail the rest of its batch: each alone.
+                for (std::size_t i = 0; i < batch.size() && !result_.connection_lost; ++i) alone(batch[i], i);
+        }
+    }
+
+    void alone(Delivery& d, std::size_t i) {
+        std::exception_ptr error;
+        try {
+            if (d.unparsed) {
+                result_.outcomes[i] = store_large_delivery(c_, d, refused_ == Refused::keep_in_database);
+            } else {
+                pqxx::work tx(c_);
+                auto outcomes = store_batch(tx, std::span<Delivery>(&d, 1), true, refused_, {});
+                tx.commit();
+                result_.outcomes[i] = std::move(outcomes[0]);
+            }
+            return;
+        } catch (...) {
+            error = std::current_exception();
+        }
+        auto failure = classify(c_, error);
+        if (failure == Failure::connection_lost) return lose_connection(i + 1, i, message_of(error));
+        if (failure == Failure::transient) {
+            result_.outcomes[i] = StoreOutcome::unavailable(message_of(error));
+            return;
+        }
+        // Its typed rows (or its parse inside the COPY) failed for a lasting reason: keep the body.
+        const std::string why = message_of(error);
+        log::error("typed rows could not be written; keeping the body alone",
+                   {{"error", why}, {"kind", to_string(d.kind)}, {"bytes", d.body.size()}});
+        try {
+            result_.outcomes[i] = store_body_alone(c_, d, why);
+            return;
+        } catch (...) {
+            error = std::current_exception();
+        }
+        failure = classify(c_, error);
+        if (failure == Failure::connection_lost) return lose_connection(i + 1, i, message_of(error));
+        if (failure == Failure::transient) {
+            result_.outcomes[i] = StoreOutcome::unavailable(message_of(error));
+            return;
+        }
+        log::error("a delivery could not be stored, not even its body alone", {{"error", message_of(error)}});
+        result_.outcomes[i] = StoreOutcome::failed(message_of(error));
+    }
+
+    // Deliveries [from, to) of this attempt are not stored; neither is any not attempted yet.
+    void lose_connection(std::size_t to, std::size_t from, const std::string& why) {
+        result_.connection_lost = true;
+        log::warning("database connection lost; reconnecting", {{"error", why}});
+        for (std::size_t i = from; i < to; ++i) result_.outcomes[i] = StoreOutcome::unavailable(why);
+    }
+
+    pqxx::connection_base& c_;
+    Refused refused_;
+    StoreResult result_;
+};
+
+}  // namespace
+
+void prepare_store(pqxx::connection_base& connection) {
+    prepare_delivery_statements(connection);
+    prepare_typed_statements(connection);
+    prepare_large_delivery(connection);
+}
+
+StoreResult store(pqxx::connection_base& connection, std::span<Delivery> deliveries, Refused refused) {
+    return Storer(connection, refused).run(deliveries);
+}
+
+}  // namespace esr::db

@@ -1,0 +1,44 @@
+#pragma once
+
+// The one routine that writes deliveries to PostgreSQL: the small lane's group commits, the large
+// lane, the spool's drain. What it promises is what "acknowledged means stored" rests on.
+
+#include "esr/delivery.hpp"
+
+#include <span>
+#include <vector>
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace esr::db {
+
+/// Prepares, on a new connection, every statement and stage table store() uses.
+void prepare_store(pqxx::connection_base& connection);
+
+struct StoreResult {
+    std::vector<StoreOutcome> outcomes;  // one per delivery, in order
+    bool connection_lost = false;        // the connection is unusable now: reconnect
+};
+
+/// What a refused body becomes: live intake keeps it in rejected_deliveries for diagnosis (the
+/// sender is told 400); the drain must not (it was acknowledged: the caller quarantines it).
+enum class Refused { keep_in_database, only_report };
+
+/// Stores `deliveries` and says what became of each, never throwing for a delivery's fault:
+/// - all in one transaction first; if that fails and the connection is alive, each one alone, so
+///   one bad delivery never fails the others;
+/// - a delivery whose typed rows cannot be written is stored with its body alone (its kind kept,
+///   record_count 0, the reason in `classification`, to be rebuilt by `reprocess`), in every lane;
+/// - a connection lost at any statement (COPY included), an unknown commit outcome or a transient
+///   error (overload, deadlock, shutdown) leaves every delivery not yet committed `unavailable`,
+///   for the caller to spool or answer 503: never `failed` for a delivery that did nothing wrong;
+/// - `failed` only when even the body alone could not be stored (a defect);
+/// - a body found invalid (large ones are parsed here) is `rejected`.
+/// Large deliveries (`unparsed`) are stored one at a time, streaming, without a statement timeout
+/// (their parse happens inside the COPY).
+StoreResult store(pqxx::connection_base& connection, std::span<Delivery> deliveries,
+                  Refused refused = Refused::keep_in_database);
+
+}  // namespace esr::db
