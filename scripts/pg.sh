@@ -4,6 +4,8 @@
 #   scripts/pg.sh start DIR [--fast]   initdb into DIR (if new), start on a free loopback port,
 #                                      create database "eventsshop", print its connection URL
 #   scripts/pg.sh stop DIR             stop it (the data stays in DIR)
+#   scripts/pg.sh kill DIR             stop it as a crash would (pg_ctl -m immediate: no checkpoint,
+#                                      crash recovery at the next start)
 #   scripts/pg.sh url DIR              print the URL of a running instance
 #
 # Loopback only, trust authentication, sockets inside DIR. PostgreSQL refuses to run as root, so
@@ -13,7 +15,7 @@ set -euo pipefail
 
 pg_bin=${ESR_PG_BIN:-/usr/lib/postgresql/15/bin}
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|url DIR [--fast]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|kill|url DIR [--fast]" >&2; exit 2; }
 fast=${3:-}
 
 as_pg() {
@@ -60,9 +62,13 @@ stop)
   [ -d "$dir/data" ] || exit 0
   as_pg "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   ;;
+kill)
+  [ -d "$dir/data" ] || exit 0
+  as_pg "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  ;;
 url)
   url_of "$dir"
   ;;
 *)
-  echo "usage: $0 start|stop|url DIR [--fast]" >&2; exit 2 ;;
+  echo "usage: $0 start|stop|kill|url DIR [--fast]" >&2; exit 2 ;;
 esac

@@ -136,6 +136,79 @@ BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_through_kills_and_database_out
     BOOST_TEST(site.daemon->terminate() == 0);
 }
 
+// The same promise with PostgreSQL at its durable defaults (fsync on) and killed as a crash would
+// kill it (pg_ctl -m immediate), with large deliveries (streamed, the large lane) in the mix: what
+// PostgreSQL acknowledged as committed must survive its crash recovery, and what the daemon spooled
+// meanwhile must reach it.
+BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_when_a_durable_postgresql_crashes) {
+    SpoolSite site({"--large-body-bytes", "65536", "--max-body-bytes", "4194304"});
+    site.pg.make_durable();
+    std::atomic<bool> running{true};
+    std::mutex mutex;
+    std::set<std::string> acknowledged;
+    std::atomic<long> sent{0}, refused{0}, large_acknowledged{0};
+    auto matrix = [](long n) {
+        std::string rows;
+        for (int h = 0; h < 40; ++h)
+            for (int day = 1; day <= 28; ++day)
+                rows += std::string(rows.empty() ? "" : ",") + R"({"hotelCode": "H)" + std::to_string(h) +
+                        R"(", "date": "2026-02-)" + (day < 10 ? "0" : "") + std::to_string(day) +
+                        R"(", "absoluteDemand": )" + std::to_string(n % 1000 + h) + R"(, "relativeDemand": 50})";
+        return R"({"demandId": )" + std::to_string(n) + R"(, "city": "Porto", "demand": [)" + rows + "]}";
+    };
+    auto client = [&](int t, bool large) {
+        for (long i = 0; running; ++i) {
+            std::string body = large ? matrix(t * 1'000'000 + i)
+                                     : R"({"eventId": )" + std::to_string(t * 10'000'000 + i) +
+                                           R"(, "eventName": "Durable", "city": "Porto"})";
+            ++sent;
+            try {
+                auto r = site.post(body);
+                if (r.status / 100 == 2) {
+                    std::lock_guard lock(mutex);
+                    acknowledged.insert(sha256_hex(body));
+                    if (large) ++large_acknowledged;
+                } else {
+                    ++refused;
+                }
+            } catch (const std::exception&) {
+                ++refused;
+                std::this_thread::sleep_for(20ms);
+            }
+        }
+    };
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 3; ++t) clients.emplace_back(client, t, false);
+    clients.emplace_back(client, 7, true);
+    for (int round = 0; round < 2; ++round) {
+        std::this_thread::sleep_for(1500ms);
+        site.pg.crash();
+        std::this_thread::sleep_for(1500ms);  // meanwhile: spooled
+        site.pg.start();
+    }
+    std::this_thread::sleep_for(1s);
+    site.crash_and_restart();
+    std::this_thread::sleep_for(1s);
+    running = false;
+    for (auto& c : clients) c.join();
+
+    BOOST_TEST_REQUIRE(site.wait_drained(60s), site.daemon->log());
+    BOOST_TEST_MESSAGE("sent " << sent << ", acknowledged " << acknowledged.size() << " (" << large_acknowledged
+                               << " large), not acknowledged " << refused);
+    BOOST_TEST(acknowledged.size() > 50u);
+    BOOST_TEST(large_acknowledged > 0);
+    pqxx::connection c(site.pg.url());
+    pqxx::nontransaction tx(c);
+    std::set<std::string> stored;
+    for (const auto& row : tx.exec("SELECT encode(body_sha256, 'hex') FROM eventsshop.deliveries"))
+        stored.insert(row[0].as<std::string>());
+    long missing = 0;
+    for (const auto& sha : acknowledged) missing += stored.count(sha) == 0;
+    BOOST_TEST(missing == 0);
+    BOOST_TEST(tx.exec1("SHOW fsync")[0].as<std::string>() == "on");
+    BOOST_TEST(site.daemon->terminate() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_full_queue_spools_and_without_a_spool_answers_503) {
     // One writer taking one delivery at a time and one place in the queue: with the writer held,
     // the third delivery sent at once finds the queue full.

@@ -160,7 +160,9 @@ Postgres::~Postgres() { stop(); }
 
 void Postgres::start() {
     std::string out;
-    int status = run({"/bin/bash", ESR_PG_SCRIPT, "start", dir_.string(), "--fast"}, {}, &out);
+    std::vector<std::string> argv{"/bin/bash", ESR_PG_SCRIPT, "start", dir_.string()};
+    if (!durable_) argv.push_back("--fast");
+    int status = run(argv, {}, &out);
     if (status != 0) throw std::runtime_error("scripts/pg.sh start failed: " + out);
     auto line_end = out.find_last_not_of("\n");
     auto line_start = out.rfind('\n', line_end);
@@ -168,6 +170,14 @@ void Postgres::start() {
 }
 
 void Postgres::stop() { run({"/bin/bash", ESR_PG_SCRIPT, "stop", dir_.string()}, {}, nullptr); }
+
+void Postgres::crash() { run({"/bin/bash", ESR_PG_SCRIPT, "kill", dir_.string()}, {}, nullptr); }
+
+void Postgres::make_durable() {
+    stop();
+    durable_ = true;
+    start();
+}
 
 Daemon::Daemon(std::vector<std::string> args, std::map<std::string, std::string> env, std::filesystem::path log,
                bool ours)

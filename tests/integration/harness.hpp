@@ -34,10 +34,16 @@ public:
     ~Postgres();
     void start();
     void stop();
+    /// Stops it as a crash would (pg_ctl -m immediate): what was not flushed is recovered from WAL.
+    void crash();
+    /// From now on it runs at PostgreSQL's durable defaults (fsync on, synchronous_commit on);
+    /// restarts it if it runs. Tests start it with fsync off, which says nothing about durability.
+    void make_durable();
     const std::string& url() const { return url_; }
 
 private:
     std::filesystem::path dir_;
+    bool durable_ = false;
     std::string url_;
 };
 
