@@ -81,7 +81,9 @@ bool is_transient(const pqxx::sql_error& e) {
 
 DeliveryWriter::DeliveryWriter(const Config& config, Metrics* metrics) : config_(config), metrics_(metrics) {
     if (!config_.state_dir.empty())
-        spool_ = std::make_unique<Spool>(std::filesystem::path(config_.state_dir) / "spool", config_.spool_max_bytes);
+        spool_ = std::make_unique<Spool>(Spool::Options{.dir = std::filesystem::path(config_.state_dir) / "spool",
+                                                        .max_bytes = config_.spool_max_bytes,
+                                                        .max_record_bytes = config_.max_body_bytes});
 }
 
 DeliveryWriter::~DeliveryWriter() { stop(); }
@@ -314,7 +316,7 @@ std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::
         drained += chunk.size();
         chunk.clear();
     };
-    Spool::read(file, [&](Delivery&& spooled) {
+    spool_->read(file, [&](Delivery&& spooled) {
         Delivery d = make_delivery(std::move(spooled.body), spooled.declared_kind, spooled.path, config_);
         d.principal = std::move(spooled.principal);
         d.remote_addr = std::move(spooled.remote_addr);
