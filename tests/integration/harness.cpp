@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,20 +135,29 @@ int spawn(const std::vector<std::string>& argv, const std::map<std::string, std:
     return pid;
 }
 
-int wait_for(int pid) {
+int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+int wait_for(int pid, rusage* usage = nullptr) {
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (::wait4(pid, &status, 0, usage) < 0 && errno == EINTR) {
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return decode_status(status);
 }
 
 }  // namespace
 
 int run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, std::string* output) {
+    return run_measured(argv, env, output, nullptr);
+}
+
+int run_measured(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                 std::string* output, long* peak_rss_kib) {
     char templ[] = "/tmp/esr-run-XXXXXX";
     int fd = ::mkstemp(templ);
     int pid = spawn(argv, env, fd);
-    int status = wait_for(pid);
+    rusage usage{};
+    int status = wait_for(pid, &usage);
+    if (peak_rss_kib) *peak_rss_kib = usage.ru_maxrss;
     ::close(fd);
     if (output) *output = read_file(templ);
     ::unlink(templ);
@@ -196,11 +206,22 @@ bool Daemon::running() {
     if (pid_ <= 0) return false;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == 0) return true;
+    exit_status_ = decode_status(status);
     pid_ = -1;
     return false;
 }
 
+std::optional<int> Daemon::wait_exit(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (running()) {
+        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return exit_status_;
+}
+
 int Daemon::terminate() {
+    if (pid_ <= 0) return exit_status_;  // already gone: never kill(-1, ...)
     ::kill(pid_, SIGTERM);
     int status = wait_for(pid_);
     pid_ = -1;
@@ -208,6 +229,7 @@ int Daemon::terminate() {
 }
 
 void Daemon::kill_hard() {
+    if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
     wait_for(pid_);
     pid_ = -1;

@@ -27,6 +27,9 @@ struct TempDir {
 
 /// Runs a command to completion; returns its exit status, with stdout+stderr in `output`.
 int run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, std::string* output);
+/// As run(), and the child's peak resident set size in KiB (wait4's ru_maxrss) in `peak_rss_kib`.
+int run_measured(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                 std::string* output, long* peak_rss_kib);
 
 class Postgres {
 public:
@@ -59,11 +62,14 @@ public:
     /// SIGKILL: a crash, with no chance to clean up.
     void kill_hard();
     bool running();
+    /// Waits up to `limit` for the process to exit by itself; its exit status, or nothing if it runs on.
+    std::optional<int> wait_exit(std::chrono::milliseconds limit);
     std::string log() const;
     int pid() const { return pid_; }
 
 private:
     int pid_ = -1;
+    int exit_status_ = -1;
     std::filesystem::path log_;
 };
 
