@@ -13,6 +13,8 @@ std::string_view to_string(Kind kind) {
 }
 
 std::optional<Kind> kind_from_string(std::string_view name) {
+    // EventsShop's schedule API spells the impact kind "eventsimpact"; its hook text "eventimpact".
+    if (name == "eventsimpact") return Kind::eventimpact;
     for (Kind k : {Kind::eventsinfo, Kind::eventimpact, Kind::hoteldemand, Kind::unclassified})
         if (to_string(k) == name) return k;
     return std::nullopt;

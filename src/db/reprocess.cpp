@@ -19,7 +19,7 @@ namespace {
 constexpr int deliveries_per_page = 200;         // ids, sizes and kinds only: no bodies
 constexpr std::uint64_t group_body_bytes = 8 << 20;  // small bodies derived in one transaction
 constexpr std::size_t records_per_write = 10'000;    // typed rows written at once, as a group commit does
-constexpr std::int64_t body_slice_bytes = 4 << 20;   // a body is read in slices: no hex copy of all of it
+constexpr std::int64_t body_slice_bytes = 1 << 20;   // a body is read in slices: no hex copy of all of it
 
 constexpr const char* select_filter =
     "FROM eventsshop.deliveries WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR received_at >= $2::timestamptz) ";
