@@ -239,14 +239,16 @@ void DeliveryWriter::run_drainer() {
                 connection = connect(config_, "spool drainer");
                 prepare_store(*connection);
             }
-            while (auto file = spool_->take_for_drain()) {
+            while (!stopping()) {
+                auto file = spool_->take_for_drain();
+                if (!file) break;
                 auto n = drain(*connection, *file);
                 spool_->finish_drain(*file);
                 log::info("spool drained into the database", {{"deliveries", n}});
             }
             backoff = config_.spool_drain_interval;
         } catch (const std::exception& e) {
-            if (!connection || !connection->is_open()) connection.reset();
+            connection.reset();  // whatever failed, its set-up (statements, stage tables) may be half done
             failure = first_line(e.what());
             backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
         }
@@ -296,6 +298,8 @@ std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::
         chunk_bytes = 0;
     };
     spool_->read(file, [&](Delivery&& spooled) {
+        // Shutting down: the file stays and is read again from its start next time.
+        if (stopping()) throw DrainPaused("the daemon is stopping");
         Delivery d = make_delivery(std::move(spooled.body), spooled.declared_kind, spooled.path, config_);
         d.principal = std::move(spooled.principal);
         d.remote_addr = std::move(spooled.remote_addr);

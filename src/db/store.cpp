@@ -79,7 +79,9 @@ std::vector<StoreOutcome> store_batch(pqxx::work& tx, std::span<Delivery> batch,
 enum class Failure {
     connection_lost,  // or the commit's outcome is unknown: not stored as far as anyone can tell
     transient,        // overload, deadlock, shutdown: worth another try later
-    permanent,        // this content, this statement: trying the same again fails again
+    content,          // this delivery's data was refused (a data exception, a constraint, a trigger)
+    environment,      // the database will not take writes now (read-only, privileges, a missing
+                      // table mid-migration, a statement timeout): not this delivery's fault
 };
 
 Failure classify(pqxx::connection_base& c, std::exception_ptr error) {
@@ -92,16 +94,20 @@ Failure classify(pqxx::connection_base& c, std::exception_ptr error) {
     } catch (const pqxx::sql_error& e) {
         if (!c.is_open()) return Failure::connection_lost;
         const std::string state = e.sqlstate();
-        if (state.rfind("08", 0) == 0) return Failure::connection_lost;
+        auto in_class = [&](const char* cls) { return state.rfind(cls, 0) == 0; };
+        if (in_class("08")) return Failure::connection_lost;
         // 57014: a statement timeout (or cancel). The same statement would time out again: not a
-        // reason to spool a body PostgreSQL is up to take.
-        if (state == "57014") return Failure::permanent;
-        if (state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0)
-            return Failure::transient;
-        return Failure::permanent;
+        // reason to spool a body PostgreSQL is up to take; but not the body's fault either.
+        if (state == "57014") return Failure::environment;
+        if (in_class("40") || in_class("53") || in_class("57")) return Failure::transient;
+        // Data exceptions, integrity constraints, what a trigger raised.
+        if (in_class("22") || in_class("23") || in_class("P0") || in_class("2F") || in_class("38") ||
+            in_class("39"))
+            return Failure::content;
+        return Failure::environment;
     } catch (const std::exception&) {
         // libpqxx 6.4 throws plain pqxx::failure when a COPY's connection drops.
-        return c.is_open() ? Failure::permanent : Failure::connection_lost;
+        return c.is_open() ? Failure::environment : Failure::connection_lost;
     }
 }
 
@@ -169,7 +175,8 @@ private:
             case Failure::transient:
                 for (auto& o : result_.outcomes) o = StoreOutcome::unavailable(message_of(error));
                 return;
-            case Failure::permanent:
+            case Failure::content:
+            case Failure::environment:
                 if (batch.size() == 1) return alone(batch[0], 0);
                 // One bad delivery must not fail the rest of its batch: each alone.
                 for (std::size_t i = 0; i < batch.size() && !result_.connection_lost; ++i) alone(batch[i], i);
@@ -197,7 +204,7 @@ private:
             result_.outcomes[i] = StoreOutcome::unavailable(message_of(error));
             return;
         }
-        // Its typed rows (or its parse inside the COPY) failed for a lasting reason: keep the body.
+        // Its typed rows (or its parse inside the COPY) failed: keep the body alone.
         const std::string why = message_of(error);
         log::error("typed rows could not be written; keeping the body alone",
                    {{"error", why}, {"kind", to_string(d.kind)}, {"bytes", d.body.size()}});
@@ -209,7 +216,9 @@ private:
         }
         failure = classify(c_, error);
         if (failure == Failure::connection_lost) return lose_connection(i + 1, i, message_of(error));
-        if (failure == Failure::transient) {
+        if (failure != Failure::content) {
+            // The database takes no writes now, for every delivery alike: spool it or 503 it, and
+            // a drain pauses rather than quarantine what a healthy database would take.
             result_.outcomes[i] = StoreOutcome::unavailable(message_of(error));
             return;
         }

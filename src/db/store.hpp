@@ -31,10 +31,13 @@ enum class Refused { keep_in_database, only_report };
 ///   one bad delivery never fails the others;
 /// - a delivery whose typed rows cannot be written is stored with its body alone (its kind kept,
 ///   record_count 0, the reason in `classification`, to be rebuilt by `reprocess`), in every lane;
-/// - a connection lost at any statement (COPY included), an unknown commit outcome or a transient
-///   error (overload, deadlock, shutdown) leaves every delivery not yet committed `unavailable`,
-///   for the caller to spool or answer 503: never `failed` for a delivery that did nothing wrong;
-/// - `failed` only when even the body alone could not be stored (a defect);
+/// - a connection lost at any statement (COPY included), an unknown commit outcome, a transient
+///   error (overload, deadlock, shutdown) or a database that takes no writes (read-only after a
+///   failover, privileges, a statement timeout even for the body alone) leaves every delivery not
+///   yet committed `unavailable`, for the caller to spool or answer 503 (and the drain to pause):
+///   never `failed` for a delivery that did nothing wrong;
+/// - `failed` only when the database refused even the body alone for its data (a data exception,
+///   a constraint, a trigger): the drain quarantines it, live intake answers 500;
 /// - a body found invalid (large ones are parsed here) is `rejected`.
 /// Large deliveries (`unparsed`) are stored one at a time, streaming, without a statement timeout
 /// (their parse happens inside the COPY).

@@ -320,12 +320,25 @@ Spool::Spool(Options options)
             // Damage that runs to the end of spool.log and no valid frame after it: an append that
             // never completed, so never acknowledged. Kept in a corrupt file, then cut off, so new
             // records follow the last good one.
-            report_damage(log_path_, *tail);
-            log_size_ = tail->begin;
-            fs_.ftruncate(fd_, tail->begin);
-            fs_.fdatasync(fd_);
-            std::lock_guard lock(mutex_);
-            reported_[log_path_].erase(tail->begin);  // those offsets will hold new records
+            bool saved = true;
+            try {
+                report_damage(log_path_, *tail);
+            } catch (const std::exception& e) {
+                // A full disk is when appends tear. Not saved, not cut: the bytes stay where they
+                // are, new frames follow them, and every reader resynchronises past them.
+                saved = false;
+                log::error("spool: damaged tail left in place (it could not be saved elsewhere)",
+                           {{"file", log_path_.string()}, {"offset", tail->begin}, {"error", e.what()}});
+            }
+            if (saved) {
+                log_size_ = tail->begin;
+                fs_.ftruncate(fd_, tail->begin);
+                fs_.fdatasync(fd_);
+                std::lock_guard lock(mutex_);
+                reported_[log_path_].erase(tail->begin);  // those offsets will hold new records
+            } else {
+                log_size_ = fs_.size(log_path_);
+            }
         } else {
             log_size_ = fs_.size(log_path_);
         }

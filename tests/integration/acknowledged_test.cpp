@@ -513,6 +513,40 @@ DELETE FROM eventsshop.events WHERE event_id BETWEEN 65000001 AND 65000005;
                                                            << limit_kib << " KiB");
 }
 
+// From review: a database that takes no writes for a while (read-only after a failover, privileges
+// revoked, a table missing mid-migration) refuses every delivery alike. That is not the
+// deliveries' fault: live intake spools them (never 500) and the drain pauses, keeping them in the
+// spool; nothing is quarantined, and once writes are back every one is stored.
+BOOST_AUTO_TEST_CASE(a_database_that_takes_no_writes_pauses_the_drain_and_quarantines_nothing) {
+    AckSite site({}, true);
+    // Any INSERT into deliveries fails as on a read-only standby (SQLSTATE 25006).
+    site.sql(R"(
+CREATE FUNCTION public.esr_read_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'cannot execute INSERT in a read-only transaction' USING ERRCODE = 'read_only_sql_transaction';
+END $$;
+CREATE TRIGGER esr_read_only BEFORE INSERT ON eventsshop.deliveries FOR EACH ROW EXECUTE FUNCTION public.esr_read_only();
+)");
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 3; ++i) {
+        bodies.push_back(R"({"eventId": )" + std::to_string(63'000'001 + i) + R"(, "eventName": "Read-only"})");
+        auto r = site.post("/", bodies.back());
+        BOOST_TEST(r.status == 202u, describe(r));
+        BOOST_TEST(is_spooled(r), describe(r));
+    }
+    std::this_thread::sleep_for(3s);  // several drain attempts meet the same refusal
+    BOOST_TEST(site.spooled().value_or(0) == 3u, "the drain must keep what it cannot store now");
+    std::error_code ec;
+    BOOST_TEST((!std::filesystem::exists(site.state() / "quarantine", ec) ||
+                std::filesystem::is_empty(site.state() / "quarantine", ec)));
+
+    site.sql("DROP TRIGGER esr_read_only ON eventsshop.deliveries");
+    BOOST_TEST_REQUIRE(site.wait_drained(30s), site.daemon->log());
+    for (const auto& b : bodies) BOOST_TEST(site.stored(b) == 1, b);
+    BOOST_TEST((!std::filesystem::exists(site.state() / "quarantine", ec) ||
+                std::filesystem::is_empty(site.state() / "quarantine", ec)));
+}
+
 // 12. A role or database default of synchronous_commit = off would make a 2xx not durable.
 BOOST_AUTO_TEST_CASE(every_session_commits_synchronously) {
     AckSite site({}, false);

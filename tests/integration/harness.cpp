@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <cstdlib>
+
 #include "esr/auth.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -154,10 +156,24 @@ int run_measured(const std::vector<std::string>& argv, const std::map<std::strin
                  std::string* output, long* peak_rss_kib) {
     char templ[] = "/tmp/esr-run-XXXXXX";
     int fd = ::mkstemp(templ);
-    int pid = spawn(argv, env, fd);
+    // A child forked from this test process counts this process's pages in its peak RSS until it
+    // execs (ru_maxrss keeps the highest mark), so the peak is taken by GNU time, a small parent.
+    char rss_templ[] = "/tmp/esr-rss-XXXXXX";
+    std::vector<std::string> command = argv;
+    if (peak_rss_kib) {
+        ::close(::mkstemp(rss_templ));
+        command.insert(command.begin(), {"/usr/bin/time", "-f", "%M", "-o", rss_templ});
+    }
+    int pid = spawn(command, env, fd);
     rusage usage{};
     int status = wait_for(pid, &usage);
-    if (peak_rss_kib) *peak_rss_kib = usage.ru_maxrss;
+    if (peak_rss_kib) {
+        // The last line: GNU time puts "Command exited with non-zero status N" before it.
+        std::string report = read_file(rss_templ);
+        while (!report.empty() && report.back() == '\n') report.pop_back();
+        *peak_rss_kib = std::atol(report.substr(report.rfind('\n') + 1).c_str());
+        ::unlink(rss_templ);
+    }
     ::close(fd);
     if (output) *output = read_file(templ);
     ::unlink(templ);

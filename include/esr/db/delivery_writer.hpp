@@ -63,6 +63,10 @@ private:
         std::size_t batch_max = 1;
         std::condition_variable wake;
     };
+    bool stopping() const {
+        std::lock_guard lock(mutex_);
+        return stopping_;
+    }
     void run_writer(Lane& lane);
     void run_overflow();
     void run_drainer();
