@@ -99,7 +99,7 @@ class Reply {
 public:
     Reply() = default;
     template <class F>
-        requires std::is_invocable_v<F&, StoreOutcome>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, Reply> && std::is_invocable_v<F&, StoreOutcome>)
     Reply(F&& answer) : state_(std::make_shared<State>(std::function<void(StoreOutcome)>(std::forward<F>(answer)))) {}
 
     void operator()(StoreOutcome outcome) const {

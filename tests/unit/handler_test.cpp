@@ -11,6 +11,8 @@ namespace {
 struct FakeSink : DeliverySink {
     std::vector<Delivery> received;
     StoreOutcome answer = StoreOutcome::stored(41, Kind::unclassified, 0);
+    std::optional<SpoolDepth> spool;
+    std::optional<SpoolDepth> spool_depth() const override { return spool; }
     void submit(Delivery d, Callback done) override {
         received.push_back(d);
         StoreOutcome out = answer;
@@ -224,6 +226,52 @@ BOOST_AUTO_TEST_CASE(metrics_token_and_separate_listener) {
     BOOST_TEST(header_answer(delivery_there).status == 404u);  // deliveries only on the main address
     RequestHead health_there{"GET", "/healthz", "", {}, "", true};
     BOOST_TEST(header_answer(health_there).status == 200u);
+}
+
+
+// Issue 11: a spool whose drain keeps failing, or that is out of service, is not ready, and says
+// why; /metrics has the drain's failures, quarantined records and the oldest record's age.
+BOOST_AUTO_TEST_CASE(a_stuck_spool_is_not_ready_and_its_state_is_exported) {
+    Fixture f;
+    DeliverySink::SpoolDepth spool;
+    spool.records = 3;
+    spool.oldest_age_seconds = 42.5;
+    spool.failing_drains = 1;
+    spool.drain_error = "boom";
+    spool.drain_failures = 7;
+    spool.quarantined = 2;
+    f.sink.spool = spool;
+    RequestHead ready{"GET", "/readyz", "", 0, "192.0.2.1"};
+    BOOST_TEST(f.header_answer(ready).status == 200u);  // one failure: a passing fault
+
+    spool.failing_drains = DeliverySink::SpoolDepth::failing_drains_when_stuck;
+    f.sink.spool = spool;
+    auto r = f.header_answer(ready);
+    BOOST_TEST(r.status == 503u);
+    auto j = boost::json::parse(r.body);
+    BOOST_TEST(std::string(j.at("detail").as_string()).find("cannot be drained: boom") != std::string::npos, r.body);
+    BOOST_TEST(j.at("spool").at("quarantined").to_number<int>() == 2);
+
+    spool.failing_drains = 0;
+    spool.in_service = false;
+    f.sink.spool = spool;
+    BOOST_TEST(f.header_answer(ready).status == 503u);
+
+    RequestHead scrape{"GET", "/metrics", "", 0, "192.0.2.1"};
+    auto m = f.header_answer(scrape).body;
+    for (const char* line : {"eventsshop_spool_drain_failures_total 7", "eventsshop_spool_quarantined_total 2",
+                             "eventsshop_spool_oldest_record_age_seconds 42.5", "eventsshop_spool_in_service 0",
+                             "eventsshop_spool_enabled 1"})
+        BOOST_TEST(m.find(line) != std::string::npos, line);
+}
+
+BOOST_AUTO_TEST_CASE(spool_series_exist_without_a_spool) {
+    Fixture f;
+    RequestHead scrape{"GET", "/metrics", "", 0, "192.0.2.1"};
+    auto m = f.header_answer(scrape).body;
+    for (const char* line : {"eventsshop_spool_enabled 0", "eventsshop_spool_records 0",
+                             "eventsshop_spool_quarantined_total 0"})
+        BOOST_TEST(m.find(line) != std::string::npos, line);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
