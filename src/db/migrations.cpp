@@ -39,6 +39,7 @@ int migrate(pqxx::connection_base& connection) {
     int applied = 0;
     for (const auto& m : migrations()) {
         pqxx::work tx(connection);
+        tx.exec("SET LOCAL statement_timeout = 0");  // a migration takes what it takes
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
         if (!tx.exec_params("SELECT 1 FROM eventsshop.schema_migrations WHERE version = $1", m.version).empty())
             continue;

@@ -39,6 +39,18 @@ std::string check_once(const Config& config, std::unique_ptr<pqxx::connection>& 
         if (!connection) connection = connect(config, "readiness");
         int applied = applied_schema_version(*connection);
         int needed = latest_schema_version();
+        if (applied < needed) {
+            // The daemon migrates when it reaches the database, so a restart during an outage
+            // needs no separate step to succeed first (the advisory lock lets daemons take turns).
+            try {
+                migrate(*connection);
+                applied = applied_schema_version(*connection);
+            } catch (const std::exception& e) {
+                connection.reset();
+                return "the database schema is at version " + std::to_string(applied) + ", this build needs " +
+                       std::to_string(needed) + ", and migrating failed: " + first_line(e.what());
+            }
+        }
         if (applied < needed)
             return "the database schema is at version " + std::to_string(applied) + ", this build needs " +
                    std::to_string(needed) + ": run 'eventsshop-receiver migrate'";

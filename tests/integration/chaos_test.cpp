@@ -212,6 +212,40 @@ BOOST_AUTO_TEST_CASE(nothing_acknowledged_is_lost_when_a_durable_postgresql_cras
     BOOST_TEST(site.daemon->terminate() == 0);
 }
 
+// Issue 12: a restart during an outage must leave a daemon that listens and spools, not one that
+// waits for a migrate step to succeed first. This database was never migrated: the daemon does it
+// when PostgreSQL comes, then drains.
+BOOST_AUTO_TEST_CASE(a_daemon_started_during_an_outage_spools_then_migrates_and_drains) {
+    TempDir dir;
+    Postgres pg(dir.path / "pg");
+    pg.stop();
+    const int port = free_port();
+    auto daemon = start_daemon(port, daemon_env(pg.url()), dir.path, {"--state-dir", (dir.path / "state").string()});
+    const std::string body = R"({"eventId": 61000001, "eventName": "Before the database"})";
+    auto r = HttpClient(port).request("POST", "/", body, {{"Authorization", bearer_new}});
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    BOOST_TEST(json_of(r).at("spooled").as_bool());
+
+    pg.start();
+    bool drained = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 30s; !drained && std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(100ms)) {
+        try {
+            auto ready = HttpClient(port).request("GET", "/readyz");
+            drained = ready.status == 200 &&
+                      boost::json::parse(ready.body).at("spool").at("records").to_number<std::uint64_t>() == 0;
+        } catch (const std::exception&) {
+        }
+    }
+    BOOST_TEST_REQUIRE(drained, daemon->log());
+    pqxx::connection c(pg.url());
+    pqxx::nontransaction tx(c);
+    BOOST_TEST(tx.exec1("SELECT count(*) FROM eventsshop.deliveries WHERE body_sha256 = sha256(convert_to('" + body +
+                        "', 'UTF8'))")[0]
+                   .as<int>() == 1);
+    BOOST_TEST(daemon->terminate() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_full_queue_spools_and_without_a_spool_answers_503) {
     // One writer taking one delivery at a time and one place in the queue: with the writer held,
     // the third delivery sent at once finds the queue full.
