@@ -1,5 +1,7 @@
 #include "esr/config_loader.hpp"
 
+#include "db/connection.hpp"
+
 #include "esr/http/forwarded.hpp"
 #include "esr/kind.hpp"
 
@@ -119,6 +121,21 @@ std::uint64_t parse_unsigned(const std::string& text, const std::string& option,
     return v;
 }
 
+void at_least(const char* option, std::chrono::milliseconds value, std::chrono::milliseconds min) {
+    if (value < min)
+        throw ConfigError(setting_name(option), "must be at least " + std::to_string(min.count()) + "ms");
+}
+
+// Read by libpq's own parser, so what passes here is what the connections will get.
+void check_database_url(const std::string& url) {
+    if (url.empty()) return;
+    try {
+        db::with_connection_defaults(url);
+    } catch (const std::invalid_argument& e) {
+        throw ConfigError(setting_name("database-url"), std::string("cannot be parsed: ") + e.what());
+    }
+}
+
 std::string read_secret_file(const std::string& path, const std::string& setting) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ConfigError(setting, "cannot read '" + path + "'");
@@ -197,6 +214,8 @@ void apply(Config& c, const Sources& s, Command command) {
     unsigned_option("spool-max-bytes", c.spool_max_bytes, 1, 1ull << 50);
     duration_option("statement-timeout", c.statement_timeout);
     duration_option("health-interval", c.health_interval);
+    at_least("health-interval", c.health_interval, std::chrono::milliseconds(10));
+    check_database_url(c.database_url);
     if (command == Command::migrate || command == Command::reprocess) {
         if (c.database_url.empty()) throw ConfigError(setting_name("database-url"), "not set");
         return;
@@ -228,12 +247,31 @@ void apply(Config& c, const Sources& s, Command command) {
     duration_option("shutdown-grace", c.shutdown_grace);
     unsigned_option("auth-failure-limit", c.auth_failure_limit, 0, 1'000'000);
     duration_option("auth-failure-window", c.auth_failure_window);
+    // A zero timeout would cut every request at once; a zero window would never count a failure.
+    at_least("header-timeout", c.header_timeout, std::chrono::milliseconds(1));
+    at_least("body-timeout", c.body_timeout, std::chrono::milliseconds(1));
+    at_least("idle-timeout", c.idle_timeout, std::chrono::milliseconds(1));
+    at_least("auth-failure-window", c.auth_failure_window, std::chrono::milliseconds(1));
+    // Only when set: lowering --max-body-bytes alone just means no body is large.
+    if (s.get("large-body-bytes") && c.large_body_bytes > c.max_body_bytes)
+        throw ConfigError(setting_name("large-body-bytes"),
+                          "is above --max-body-bytes (" + std::to_string(c.max_body_bytes) +
+                              "): no body could ever take the large lane");
+    if (!c.state_dir.empty() && c.spool_max_bytes < c.max_body_bytes)
+        throw ConfigError(setting_name("spool-max-bytes"),
+                          "is below --max-body-bytes (" + std::to_string(c.max_body_bytes) +
+                              "): the largest body could never be spooled");
     if (auto v = s.get("metrics-listen")) c.metrics_listen = parse_listen_address(*v, setting_name("metrics-listen"));
     if (auto t = find_secret(s, "ESR_METRICS_TOKEN", "metrics-token-file", "metrics-token")) c.metrics_token = *t;
     if (auto v = s.get("trusted-proxies")) {
         for (const auto& cidr : split_tokens(*v)) {
-            if (!http::parse_cidr(cidr))
+            auto block = http::parse_cidr(cidr);
+            if (!block)
                 throw ConfigError(setting_name("trusted-proxies"), "'" + cidr + "' is not an address or CIDR block");
+            // Trusting every address lets any client choose the address it is counted under.
+            if (cidr.ends_with("/0"))
+                throw ConfigError(setting_name("trusted-proxies"),
+                                  "'" + cidr + "' trusts every address: name the proxies' own addresses");
             c.trusted_proxies.push_back(cidr);
         }
     }

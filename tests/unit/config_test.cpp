@@ -174,4 +174,28 @@ BOOST_AUTO_TEST_CASE(describe_redacts_secrets) {
     BOOST_TEST(text.find("basic-user = es") != std::string::npos);
 }
 
+// Issue 12: values that cannot mean what the user wants exit 2 naming the setting and the rule.
+BOOST_AUTO_TEST_CASE(degenerate_and_contradictory_values_are_refused) {
+    Env env;
+    auto refused = [&](std::vector<std::string> args, const std::string& setting, Command command = Command::serve) {
+        auto e = error_of(args, env, command);
+        BOOST_TEST(e.find(setting) != std::string::npos, "expected " << setting << ", got: " << e);
+    };
+    refused({"--header-timeout", "0s"}, "--header-timeout");
+    refused({"--body-timeout", "0s"}, "--body-timeout");
+    refused({"--idle-timeout", "0s"}, "--idle-timeout");
+    refused({"--health-interval", "0s"}, "--health-interval");
+    refused({"--health-interval", "0s"}, "--health-interval", Command::migrate);
+    refused({"--auth-failure-window", "0s"}, "--auth-failure-window");
+    refused({"--large-body-bytes", "2000", "--max-body-bytes", "1000"}, "--large-body-bytes");
+    refused({"--state-dir", "/tmp/x", "--spool-max-bytes", "1000", "--max-body-bytes", "2000"}, "--spool-max-bytes");
+    refused({"--trusted-proxies", "10.0.0.0/8,0.0.0.0/0"}, "--trusted-proxies");
+    refused({"--trusted-proxies", "::/0"}, "--trusted-proxies");
+    refused({"--database-url", "postgresql://[oops"}, "--database-url");
+    refused({"--database-url", "host=x port"}, "--database-url", Command::reprocess);
+    // Sane values still pass.
+    BOOST_TEST(error_of({"--large-body-bytes", "1000", "--max-body-bytes", "1000"}, env) == "no error");
+    BOOST_TEST(error_of({"--trusted-proxies", "127.0.0.1/32"}, env) == "no error");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
