@@ -18,6 +18,8 @@
 
 #include <pqxx/connection>
 
+#include <unistd.h>
+
 
 #include <algorithm>
 #include <charconv>
@@ -52,10 +54,19 @@ const char* usage =
     "  -h, --help     show this help (COMMAND --help shows the command's options)\n"
     "  --version      print the version\n";
 
-int fail_config(const ConfigError& e) {
-    std::cerr << program << ": " << e.what() << "\n";
-    return 2;
+/// A command's failure, said once: plain text to a person at a terminal, otherwise (the journal, a
+/// container's log) one JSON line like every other line the daemon writes, so `jq` reads them all.
+int fail(int status, const std::string& message, boost::json::object fields = {}) {
+    if (::isatty(STDERR_FILENO)) {
+        std::cerr << program << ": " << message << "\n";
+    } else {
+        fields["exit_status"] = status;
+        log::write(log::Level::error, message, fields);
+    }
+    return status;
 }
+
+int fail_config(const ConfigError& e) { return fail(2, e.what(), {{"setting", e.setting()}}); }
 
 /// A database the command cannot reach is a configuration error (exit status 2). The session
 /// settings are the daemon's (durable commits, timeouts), with no statement timeout.
@@ -309,9 +320,7 @@ int run_serve(const std::vector<std::string>& args) {
     try {
         writer_slot.emplace(config, &metrics);
     } catch (const spool::StateDirInUse& e) {
-        std::cerr << program << ": " << e.what() << "\n";
-        log::error("cannot start", {{"error", e.what()}});
-        return 2;
+        return fail(2, e.what(), {{"setting", "--state-dir"}});
     } catch (const std::exception& e) {
         return fail_config(ConfigError("--state-dir (ESR_STATE_DIR)", e.what()));
     }
@@ -365,8 +374,7 @@ int run(int argc, char** argv) {
         return fail_config(e);
     } catch (const std::exception& e) {
         // The one place a command's failure becomes a message and exit status 1.
-        std::cerr << program << ": " << command << " failed: " << e.what() << "\n";
-        return 1;
+        return fail(1, command + " failed: " + e.what());
     }
     std::cerr << program << ": unknown command '" << command << "'\n\n" << usage;
     return 2;

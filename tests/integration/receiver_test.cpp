@@ -1,6 +1,8 @@
 // The real daemon against a real PostgreSQL over real loopback sockets.
 #include "world.hpp"
 
+#include <sstream>
+
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -40,6 +42,30 @@ BOOST_AUTO_TEST_CASE(migrate_with_unreachable_database_exits_2) {
     env["ESR_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:" + std::to_string(free_port()) + "/x";
     std::string out;
     BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 2);
+    BOOST_TEST(out.find("--database-url") != std::string::npos, out);
+}
+
+// Issue 12: `journalctl -u eventsshop-receiver -o cat | jq` must read every line the unit writes,
+// command errors included (they are JSON whenever stderr is not a terminal).
+BOOST_AUTO_TEST_CASE(every_line_the_daemon_and_its_commands_write_to_a_log_is_json) {
+    auto all_json = [](const std::string& text, const std::string& what) {
+        std::istringstream lines(text);
+        int n = 0;
+        for (std::string line; std::getline(lines, line); ++n) {
+            boost::system::error_code ec;
+            auto v = boost::json::parse(line, ec);
+            BOOST_TEST((!ec && v.is_object() && v.as_object().contains("level")), what << ": not JSON: " << line);
+        }
+        BOOST_TEST(n > 0, what << " wrote nothing");
+    };
+    all_json(world().daemon->log(), "serve");
+    auto env = world().env;
+    std::string out;
+    BOOST_TEST(run({ESR_DAEMON_PATH, "serve", "--listen", "nowhere:80"}, env, &out) == 2);
+    all_json(out, "serve with a bad setting");
+    env["ESR_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:" + std::to_string(free_port()) + "/x";
+    BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 2);
+    all_json(out, "migrate with no database");
     BOOST_TEST(out.find("--database-url") != std::string::npos, out);
 }
 

@@ -109,6 +109,8 @@ BOOST_AUTO_TEST_CASE(paths_name_the_kind_and_base_path_is_honoured) {
     BOOST_TEST(intake(post("/?x=1")).principal == "bearer:1");
     BOOST_TEST((*intake(post("/hoteldemand")).path_kind == Kind::hoteldemand));
     BOOST_TEST((*intake(post("/eventimpact/")).path_kind == Kind::eventimpact));
+    // EventsShop's schedule API spells it "eventsimpact" (issue 12).
+    BOOST_TEST((*intake(post("/eventsimpact")).path_kind == Kind::eventimpact));
     BOOST_TEST(header_answer(post("/unclassified")).status == 404u);
     config.base_path = "/eventsshop";
     BOOST_TEST(header_answer(post("/")).status == 404u);
