@@ -456,26 +456,10 @@ std::string describe_config(const Config& c) {
     auto secs = [](std::chrono::milliseconds d) {
         return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
     };
-    auto redacted_url = [](const std::string& url) {
-        // postgresql://user:secret@host/db -> postgresql://user:***@host/db; password=... likewise.
-        std::string out = url;
-        auto scheme = out.find("://");
-        auto at = out.find('@');
-        if (scheme != std::string::npos && at != std::string::npos) {
-            auto colon = out.find(':', scheme + 3);
-            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-        }
-        auto pw = out.find("password=");
-        if (pw != std::string::npos) {
-            auto end = out.find_first_of(" &", pw);
-            out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
-        }
-        return out;
-    };
     std::ostringstream o;
     o << "listen = " << c.listen.to_string() << "\n"
       << "base-path = " << c.base_path << "\n"
-      << "database-url = " << redacted_url(c.database_url) << "\n"
+      << "database-url = " << db::redacted_connection_string(c.database_url) << "\n"
       << "basic-user = " << c.basic_user << "\n"
       << "# basic password: " << (c.basic_password.empty() ? "not set" : "set (redacted)") << "\n"
       << "# bearer tokens: " << c.bearer_tokens.size() << " set (redacted)\n"

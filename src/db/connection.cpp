@@ -33,16 +33,45 @@ std::string quoted(const char* value) {
 
 }  // namespace
 
-std::string with_connection_defaults(const std::string& url) {
+namespace {
+
+using Options = std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)>;
+
+Options parsed(const std::string& url) {
     char* error = nullptr;
-    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(url.c_str(), &error),
-                                                                         &PQconninfoFree);
+    Options options(PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
     if (!options) {
         std::string message = error ? error : "out of memory";
         PQfreemem(error);
         while (!message.empty() && message.back() == '\n') message.pop_back();
         throw std::invalid_argument(message);
     }
+    return options;
+}
+
+}  // namespace
+
+std::string redacted_connection_string(const std::string& url) {
+    Options options(nullptr, &PQconninfoFree);
+    try {
+        options = parsed(url);
+    } catch (const std::invalid_argument&) {
+        return "(cannot be parsed; not shown, it may hold a password)";
+    }
+    std::string out;
+    for (auto* o = options.get(); o->keyword; ++o) {
+        if (!o->val) continue;
+        if (!out.empty()) out += ' ';
+        out += o->keyword;
+        out += '=';
+        // libpq marks its secrets (password, sslpassword, ...) with the display character '*'.
+        out += (o->dispchar && o->dispchar[0] == '*') ? std::string("***") : quoted(o->val);
+    }
+    return out;
+}
+
+std::string with_connection_defaults(const std::string& url) {
+    auto options = parsed(url);
     std::string out;
     auto add = [&](const char* key, const char* value) {
         if (!out.empty()) out += ' ';

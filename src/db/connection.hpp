@@ -19,6 +19,11 @@ namespace esr::db {
 /// Throws std::invalid_argument with libpq's message when `url` cannot be parsed.
 std::string with_connection_defaults(const std::string& url);
 
+/// `url` as libpq reads it, in key=value form, every secret libpq knows of (password,
+/// sslpassword, in whatever form: URI user info, query parameter, quoted, repeated) shown as ***.
+/// For check-config; a string libpq cannot parse is not shown at all.
+std::string redacted_connection_string(const std::string& url);
+
 /// A connection with the session settings every connection of ours uses: the defaults above, an
 /// application_name, synchronous_commit at least `on` (a role or cluster set to `off` or `local`
 /// would make a commit we acknowledge vanish in a PostgreSQL crash, or on a failover), and, when

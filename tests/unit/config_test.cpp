@@ -198,4 +198,29 @@ BOOST_AUTO_TEST_CASE(degenerate_and_contradictory_values_are_refused) {
     BOOST_TEST(error_of({"--trusted-proxies", "127.0.0.1/32"}, env) == "no error");
 }
 
+// Issue 12: every form a libpq connection string can carry a password in is redacted, as libpq
+// itself reads the string (the last of repeated keywords wins, quotes and escapes are undone).
+BOOST_AUTO_TEST_CASE(check_config_redacts_every_password_form) {
+    const std::vector<std::pair<std::string, std::string>> forms{
+        {"postgresql://u:s3cret-1@127.0.0.1/x", "s3cret-1"},
+        {"postgresql://u@127.0.0.1/x?password=s3cret-2&sslmode=disable", "s3cret-2"},
+        {"host=127.0.0.1 user=u password=s3cret-3 dbname=x", "s3cret-3"},
+        {"host=127.0.0.1 password='s3cret 4 with \\'quote' dbname=x", "s3cret 4"},
+        {"password=first password=s3cret-5 host=h", "s3cret-5"},
+        {"host=h password=first password=s3cret-5 sslpassword=s3cret-6", "s3cret-6"},
+        {"postgres://u:s3cret%207@h/x", "s3cret"},
+    };
+    for (const auto& [url, secret] : forms) {
+        Config c;
+        c.database_url = url;
+        auto text = describe_config(c);
+        BOOST_TEST(text.find(secret) == std::string::npos, url << " shows its secret:\n" << text);
+        BOOST_TEST(text.find("first") == std::string::npos, url);
+        BOOST_TEST(text.find("password=***") != std::string::npos, url << ":\n" << text);
+    }
+    Config c;
+    c.database_url = "postgresql://u:leak@[oops";
+    BOOST_TEST(describe_config(c).find("leak") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
