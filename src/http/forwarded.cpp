@@ -16,6 +16,9 @@ std::string_view trim(std::string_view s) {
 std::optional<std::array<unsigned char, 16>> parse_ip(std::string_view text) {
     std::string s(trim(text));
     if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
+    // An IPv6 zone ("fe80::1%eth0") names the host's interface, not the client: dropped, as
+    // PostgreSQL's inet type (remote_addr) refuses it.
+    if (auto zone = s.find('%'); zone != std::string::npos && s.find(':') != std::string::npos) s.resize(zone);
     std::array<unsigned char, 16> a{};
     unsigned char v4[4];
     if (inet_pton(AF_INET, s.c_str(), v4) == 1) {
@@ -83,7 +86,7 @@ std::string client_address(const std::string& peer, std::string_view forwarded_f
         return false;
     };
     auto current = parse_ip(peer);
-    if (!current) return peer;
+    if (!current) return {};  // not an address: unknown (NULL), never text the database refuses
     while (is_trusted(*current) && !forwarded_for.empty()) {
         auto comma = forwarded_for.rfind(',');
         auto hop = parse_ip(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));

@@ -49,4 +49,14 @@ BOOST_AUTO_TEST_CASE(ipv6_and_mapped_addresses) {
     BOOST_TEST(client_address("2001:db8::1", "203.0.113.9", trusted) == "2001:db8::1");
 }
 
+// A peer with an IPv6 zone got 500 on every delivery: PostgreSQL's inet refuses "fe80::1%eth0", and
+// even the body alone could not be stored. The zone never reaches the database.
+BOOST_AUTO_TEST_CASE(an_ipv6_zone_never_reaches_the_database) {
+    auto trusted = cidrs({"fe80::/10"});
+    BOOST_TEST(client_address("fe80::1%eth0", "", {}) == "fe80::1");
+    BOOST_TEST(client_address("fe80::1%eth0", "2001:db8::9", trusted) == "2001:db8::9");
+    BOOST_TEST(client_address("fe80::1", "fe80::2%lo", trusted) == "fe80::2");
+    BOOST_TEST(client_address("not an address", "", {}) == "");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
