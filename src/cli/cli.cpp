@@ -329,6 +329,23 @@ int run_serve(const std::vector<std::string>& args) {
     Authenticator auth(config);
     http::Handler handler(config, auth, writer, readiness, metrics);
     http::Server server(config, handler);
+    // SIGHUP (systemctl reload): the credentials and the log level are read again from where they
+    // came (variables, *_FILE files, the config file, $CREDENTIALS_DIRECTORY); connections and
+    // queued deliveries are untouched. Other settings need a restart.
+    server.on_reload([&handler, args] {
+        try {
+            auto reloaded = load_config(Command::serve, args, process_environment());
+            log::set_level(reloaded.config.log_level);
+            const Config& c = reloaded.config;
+            handler.set_credentials(http::Credentials::from(c));
+            log::info("reloaded", {{"basic_user", c.basic_user},
+                                   {"bearer_tokens", c.bearer_tokens.size()},
+                                   {"metrics_token", !c.metrics_token.empty()},
+                                   {"log_level", c.log_level}});
+        } catch (const std::exception& e) {
+            log::error("reload refused; the running credentials stay", {{"error", e.what()}});
+        }
+    });
     try {
         server.start();
     } catch (const ConfigError& e) {

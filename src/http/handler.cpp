@@ -65,11 +65,25 @@ Metrics::Route metrics_route(const Match& m) {
 Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
                  const ReadinessProbe& readiness, Metrics& metrics)
     : config_(config),
-      auth_(auth),
+      credentials_(Credentials::make(auth, config.metrics_token)),
       sink_(sink),
       readiness_(readiness),
       metrics_(metrics),
       throttle_(config.auth_failure_limit, config.auth_failure_window) {}
+
+std::shared_ptr<const Credentials> Credentials::make(Authenticator deliveries, const std::string& metrics_token) {
+    std::optional<Authenticator> metrics;
+    if (!metrics_token.empty()) metrics.emplace("", "", std::vector<std::string>{metrics_token});
+    return std::make_shared<const Credentials>(Credentials{std::move(deliveries), std::move(metrics)});
+}
+
+std::shared_ptr<const Credentials> Credentials::from(const Config& config) {
+    return make(Authenticator(config), config.metrics_token);
+}
+
+void Handler::set_credentials(std::shared_ptr<const Credentials> credentials) {
+    credentials_.store(std::move(credentials));
+}
 
 boost::json::object Handler::ready_body(std::string_view status) const {
     boost::json::object body{{"status", status}};
@@ -107,10 +121,9 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
     if (m.route == Route::metrics && config_.metrics_listen && !head.metrics_listener)
         return error_response(404, "not_found", "/metrics is served on --metrics-listen");
     if (m.route == Route::metrics) {
-        if (!config_.metrics_token.empty()) {
-            // The delivery path's bearer check (digests, constant time); a scrape is rare enough
-            // to build it each time.
-            if (!Authenticator("", "", {config_.metrics_token}).authenticate(head.authorization)) {
+        if (auto creds = credentials(); creds->metrics) {
+            // The delivery path's bearer check (digests, constant time).
+            if (!creds->metrics->authenticate(head.authorization)) {
                 auto r = error_response(401, "unauthorized", "/metrics needs its bearer token");
                 r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"metrics\"");
                 return r;
@@ -173,7 +186,8 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         return r;
     }
     // Checked before a byte of the body is read, so an unauthenticated body is never stored.
-    auto principal = head.authorization.empty() ? std::nullopt : auth_.authenticate(head.authorization);
+    auto principal =
+        head.authorization.empty() ? std::nullopt : credentials()->deliveries.authenticate(head.authorization);
     if (!principal) {
         metrics_.auth_failure();
         throttle_.failed(head.remote_addr);

@@ -402,7 +402,7 @@ private:
 
 struct Server::Impl {
     Impl(const Config& c, const Handler& h)
-        : config(c), state(c, h), ioc(static_cast<int>(c.threads)), signals(ioc, SIGINT, SIGTERM) {}
+        : config(c), state(c, h), ioc(static_cast<int>(c.threads)), signals(ioc, SIGINT, SIGTERM, SIGHUP) {}
 
     const Config& config;
     SharedState state;  // before ioc: handlers still queued at destruction end sessions, which use it
@@ -414,9 +414,15 @@ struct Server::Impl {
     std::mutex mutex;
     std::condition_variable changed;
     int signals_seen = 0;
+    std::function<void()> reload;
 
     void on_signal(error_code ec, int signal) {
         if (ec) return;
+        if (signal == SIGHUP) {
+            if (reload) reload();
+            signals.async_wait([this](error_code e, int s) { on_signal(e, s); });
+            return;
+        }
         {
             std::lock_guard lock(mutex);
             ++signals_seen;
@@ -465,6 +471,8 @@ void Server::start() {
                             {"base_path", impl_->config.base_path},
                             {"threads", impl_->config.threads}});
 }
+
+void Server::on_reload(std::function<void()> reload) { impl_->reload = std::move(reload); }
 
 void Server::run_until_signal() {
     auto& m = *impl_;

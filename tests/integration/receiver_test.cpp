@@ -2,6 +2,9 @@
 #include "world.hpp"
 
 #include <sstream>
+#include <fstream>
+#include <csignal>
+#include <atomic>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -67,6 +70,69 @@ BOOST_AUTO_TEST_CASE(every_line_the_daemon_and_its_commands_write_to_a_log_is_js
     BOOST_TEST(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 2);
     all_json(out, "migrate with no database");
     BOOST_TEST(out.find("--database-url") != std::string::npos, out);
+}
+
+// Issue 12: rotating credentials needs no restart. SIGHUP (systemctl reload) reads them again;
+// deliveries flowing on a keep-alive connection meanwhile all get 2xx, none is refused or dropped.
+BOOST_AUTO_TEST_CASE(a_reload_rotates_credentials_with_deliveries_flowing) {
+    TempDir dir;
+    const auto tokens = dir.path / "bearer-tokens";
+    std::ofstream(tokens) << "token-one\n";
+    auto env = world().env;
+    env.erase("ESR_BEARER_TOKENS");
+    env["ESR_BEARER_TOKENS_FILE"] = tokens.string();
+    const int port = free_port();
+    auto daemon = start_daemon(port, env, dir.path);
+
+    std::atomic<bool> flowing{true};
+    std::atomic<int> answered{0}, not_2xx{0};
+    std::string failure;
+    std::thread sender([&] {
+        try {
+            HttpClient client(port);  // one keep-alive connection through both reloads
+            for (int i = 0; flowing; ++i) {
+                auto r = client.request("POST", "/", R"({"eventId": )" + std::to_string(62'000'000 + i) + "}",
+                                        {{"Authorization", "Bearer token-one"}});
+                ++answered;
+                if (r.status / 100 != 2) ++not_2xx;
+            }
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+    });
+    auto post_with = [&](const std::string& token) {
+        return HttpClient(port).request("POST", "/", R"({"eventId": 62999999})", {{"Authorization", "Bearer " + token}})
+            .status;
+    };
+    auto reloads = [&] {
+        const std::string log = daemon->log();
+        std::size_t n = 0;
+        for (auto at = log.find("\"reloaded\""); at != std::string::npos; at = log.find("\"reloaded\"", at + 1)) ++n;
+        return n;
+    };
+    auto reload = [&](const std::string& contents) {
+        std::ofstream(tokens, std::ios::trunc) << contents;
+        const auto before = reloads();
+        ::kill(daemon->pid(), SIGHUP);
+        for (int i = 0; i < 100 && reloads() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        BOOST_TEST_REQUIRE(reloads() == before + 1, daemon->log());
+    };
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    BOOST_TEST(post_with("token-two") == 401u);
+    reload("token-one,token-two\n");  // both valid while EventsShop switches
+    BOOST_TEST(post_with("token-two") / 100 == 2u, daemon->log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    flowing = false;
+    sender.join();
+    BOOST_TEST(failure.empty(), failure);
+    BOOST_TEST(not_2xx == 0, not_2xx << " of " << answered << " deliveries were not acknowledged");
+    BOOST_TEST(answered > 10);
+
+    reload("token-two\n");  // the old one retired
+    BOOST_TEST(post_with("token-one") == 401u);
+    BOOST_TEST(post_with("token-two") / 100 == 2u);
+    BOOST_TEST(daemon->running());
+    BOOST_TEST(daemon->terminate() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(basic_auth_delivery_is_stored_byte_for_byte) {

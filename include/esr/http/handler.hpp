@@ -4,6 +4,10 @@
 #include "esr/config.hpp"
 #include "esr/delivery.hpp"
 #include "esr/http/auth_throttle.hpp"
+
+#include <atomic>
+#include <memory>
+#include <optional>
 #include "esr/metrics.hpp"
 
 #include <boost/json/object.hpp>
@@ -54,6 +58,15 @@ Response error_response(unsigned status, std::string_view code, std::string_view
 
 struct Match;  // which route a path names (handler.cpp)
 
+/// What a request is checked against; replaced whole on reload (SIGHUP), never changed in place.
+struct Credentials {
+    Authenticator deliveries;
+    std::optional<Authenticator> metrics;  // set: /metrics needs this bearer token
+
+    static std::shared_ptr<const Credentials> make(Authenticator deliveries, const std::string& metrics_token);
+    static std::shared_ptr<const Credentials> from(const Config& config);
+};
+
 /// Request handling, as functions of a parsed request. The session (which owns the socket) calls
 /// `on_header` once the header is in, reads the body only for an Intake, then calls `on_body`.
 class Handler {
@@ -62,6 +75,10 @@ public:
             const ReadinessProbe& readiness, Metrics& metrics);
 
     Metrics& metrics() const { return metrics_; }
+
+    /// From now on requests are checked against `credentials` (a request already past its header
+    /// keeps the answer it had). Thread-safe: a reload while deliveries flow refuses none of them.
+    void set_credentials(std::shared_ptr<const Credentials> credentials);
 
     std::variant<Response, Intake> on_header(const RequestHead& head) const;
 
@@ -74,7 +91,8 @@ private:
     boost::json::object ready_body(std::string_view status) const;
 
     const Config& config_;
-    const Authenticator& auth_;
+    std::shared_ptr<const Credentials> credentials() const { return credentials_.load(); }
+    std::atomic<std::shared_ptr<const Credentials>> credentials_;
     DeliverySink& sink_;
     const ReadinessProbe& readiness_;
     Metrics& metrics_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 namespace esr {
@@ -19,6 +20,8 @@ public:
 
     /// Binds and listens; throws ConfigError naming --listen when the address cannot be bound.
     void start();
+    /// Called on a network thread at each SIGHUP (reload); the server goes on serving meanwhile.
+    void on_reload(std::function<void()> reload);
     /// Blocks until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish within
     /// the grace period, and returns. A second signal cuts the grace short.
     void run_until_signal();
