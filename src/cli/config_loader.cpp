@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <set>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -341,7 +342,8 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
     return std::chrono::milliseconds(n * ms_per_unit);
 }
 
-LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {
+/// Every option `command` takes, as its --help shows them.
+po::options_description options_for(Command command) {
     po::options_description visible;
     visible.add(general_options());
     if (command != Command::simulate && command != Command::register_endpoint) visible.add(database_options());
@@ -387,6 +389,42 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
                                                 "(e.g. 2026-03-01 or '2026-03-01 12:00+00')");
         visible.add(r);
     }
+    return visible;
+}
+
+std::set<std::string> names_of(const po::options_description& d) {
+    std::set<std::string> names;
+    for (const auto& o : d.options()) names.insert(o->long_name());
+    return names;
+}
+
+// Settings: what the daemon is, shared by every command that needs it, from flags, ESR_ variables
+// or the config file. The rest (--since, --kind, --url, --dry-run, ...) says what one run of one
+// command does: flags only, so a stray ESR_SINCE in an environment file narrows nothing.
+const std::set<std::string>& setting_names() {
+    static const std::set<std::string> names = [] {
+        po::options_description all;
+        all.add(general_options()).add(database_options()).add(http_options()).add(file_only_options());
+        return names_of(all);
+    }();
+    return names;
+}
+
+// Any option of any command: a key one command does not use is another's, and ignored quietly
+// (one config file serves them all); a key in none of them is a mistake.
+const std::set<std::string>& every_option_name() {
+    static const std::set<std::string> names = [] {
+        std::set<std::string> all = setting_names();
+        for (auto c : {Command::serve, Command::migrate, Command::check_config, Command::reprocess, Command::simulate,
+                       Command::register_endpoint})
+            for (const auto& n : names_of(options_for(c))) all.insert(n);
+        return all;
+    }();
+    return names;
+}
+
+LoadedConfig load_config(Command command, const std::vector<std::string>& args, const GetEnv& getenv) {
+    po::options_description visible = options_for(command);
     po::options_description in_file;
     in_file.add(visible).add(file_only_options());
 
@@ -413,24 +451,28 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
         return loaded;
     }
 
-    // The environment fills what the flags left unset; the config file comes after both.
-    for (const auto& option : in_file.options()) {
-        const auto& name = option->long_name();
-        if (name == "help" || sources.values.count(name)) continue;
+    // The environment fills what the flags left unset; the config file comes after both. Both
+    // hold settings only, and only those this command uses.
+    const auto uses = names_of(in_file);
+    for (const auto& name : uses) {
+        if (name == "help" || !setting_names().count(name) || sources.values.count(name)) continue;
         if (auto v = getenv(env_name_of(name))) sources.values.insert({name, po::variable_value(*v, false)});
     }
 
     if (auto file = sources.get("config")) {
         std::ifstream in(*file);
         if (!in) throw ConfigError(setting_name("config"), "cannot read '" + *file + "'");
+        po::options_description any_key;
+        for (const auto& name : every_option_name()) any_key.add_options()(name.c_str(), po::value<std::string>());
         po::variables_map from_file;
         try {
-            po::store(po::parse_config_file(in, in_file, false), from_file);
+            po::store(po::parse_config_file(in, any_key, false), from_file);
         } catch (const po::error& e) {
             throw ConfigError(setting_name("config"), *file + ": " + e.what());
         }
         for (const auto& [name, value] : from_file)
-            if (!sources.values.count(name)) sources.values.insert({name, value});
+            if (uses.count(name) && setting_names().count(name) && !sources.values.count(name))
+                sources.values.insert({name, value});
         loaded.config_file = *file;
     }
     apply(loaded.config, sources, command);

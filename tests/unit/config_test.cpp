@@ -223,4 +223,33 @@ BOOST_AUTO_TEST_CASE(check_config_redacts_every_password_form) {
     BOOST_TEST(describe_config(c).find("leak") == std::string::npos);
 }
 
+// Issue 12: the shipped config file serves every command. A key another command uses is ignored
+// quietly; a key no command knows is still an error.
+BOOST_AUTO_TEST_CASE(one_config_file_serves_every_command) {
+    TempFile file("listen = 127.0.0.1:9999\nmax-body-bytes = 1000\ntrusted-proxies = 127.0.0.1\n"
+                  "database-url = postgresql:///db\nbasic-user = es\nlog-level = info\n");
+    Env env;
+    env.vars["ESR_BASIC_PASSWORD"] = "pw";
+    for (auto command : {Command::serve, Command::migrate, Command::check_config, Command::reprocess,
+                         Command::simulate, Command::register_endpoint})
+        BOOST_TEST(error_of({"--config", file.path.string()}, env, command) == "no error",
+                   "command " << static_cast<int>(command) << ": " << error_of({"--config", file.path.string()}, env, command));
+    TempFile typo("listne = 127.0.0.1:9999\n");
+    BOOST_TEST(error_of({"--config", typo.path.string()}, env, Command::migrate).find("listne") != std::string::npos);
+}
+
+// A stray ESR_SINCE or ESR_KIND in an environment file must not narrow `reprocess` silently:
+// what one run of one command does comes from its flags only.
+BOOST_AUTO_TEST_CASE(command_options_come_from_flags_only) {
+    Env env;
+    env.vars["ESR_SINCE"] = "2030-01-01";
+    env.vars["ESR_KIND"] = "hoteldemand";
+    TempFile file("since = 2030-01-01\n");
+    auto loaded = load_config(Command::reprocess, {"--config", file.path.string()}, env.get());
+    BOOST_TEST(loaded.command_options.count("since") == 0u);
+    BOOST_TEST(loaded.command_options.count("kind") == 0u);
+    loaded = load_config(Command::reprocess, {"--since", "2026-01-01"}, env.get());
+    BOOST_TEST(loaded.command_options.at("since") == "2026-01-01");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

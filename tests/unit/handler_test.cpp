@@ -216,10 +216,12 @@ BOOST_AUTO_TEST_CASE(metrics_count_what_the_handler_sees) {
 
 BOOST_AUTO_TEST_CASE(metrics_token_and_separate_listener) {
     config.metrics_token = "scrape-me";
+    handler.set_credentials(Credentials::make(auth, config.metrics_token));  // as a start or a reload does
     BOOST_TEST(header_answer({"GET", "/metrics", "", {}, ""}).status == 401u);
     BOOST_TEST(header_answer({"GET", "/metrics", "Bearer wrong", {}, ""}).status == 401u);
     BOOST_TEST(header_answer({"GET", "/metrics", "Bearer scrape-me", {}, ""}).status == 200u);
     config.metrics_token.clear();
+    handler.set_credentials(Credentials::make(auth, config.metrics_token));
     config.metrics_listen = ListenAddress{"127.0.0.1", 9100};
     BOOST_TEST(header_answer({"GET", "/metrics", "", {}, ""}).status == 404u);  // not on the main address
     RequestHead on_metrics{"GET", "/metrics", "", {}, "", true};
