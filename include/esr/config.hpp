@@ -35,6 +35,9 @@ struct Config {
     ListenAddress listen{"127.0.0.1", 8080};
     std::string base_path;  // "" or "/prefix" without a trailing slash
     std::string database_url;
+    // From ESR_DATABASE_PASSWORD[_FILE], database-password-file or the credential
+    // 'database-password': a secret channel, so the URL on a command line (seen in ps) holds none.
+    std::string database_password;
 
     std::string basic_user;
     std::string basic_password;

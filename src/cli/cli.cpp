@@ -18,6 +18,7 @@
 
 #include <pqxx/connection>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 
@@ -70,9 +71,9 @@ int fail_config(const ConfigError& e) { return fail(2, e.what(), {{"setting", e.
 
 /// A database the command cannot reach is a configuration error (exit status 2). The session
 /// settings are the daemon's (durable commits, timeouts), with no statement timeout.
-std::unique_ptr<pqxx::connection> connect_for_command(const std::string& url, const std::string& command) {
+std::unique_ptr<pqxx::connection> connect_for_command(const Config& config, const std::string& command) {
     try {
-        return db::connect(url, command, std::nullopt);
+        return db::connect(config.database_url, config.database_password, command, std::nullopt);
     } catch (const std::exception& e) {
         std::string msg = e.what();
         throw ConfigError("--database-url (ESR_DATABASE_URL)", "cannot connect: " + msg.substr(0, msg.find('\n')));
@@ -107,7 +108,7 @@ int run_migrate(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
-    auto connection = connect_for_command(config.database_url, "migrate");
+    auto connection = connect_for_command(config, "migrate");
     int applied = db::migrate(*connection);
     std::cout << "schema at version " << db::applied_schema_version(*connection) << " (" << applied << " migration"
               << (applied == 1 ? "" : "s") << " applied)\n";
@@ -121,7 +122,7 @@ int run_reprocess(const std::vector<std::string>& args) {
                   "understands. Idempotent: run it after an upgrade that changes the mapping.",
                   args);
     if (l.exit_code >= 0) return l.exit_code;
-    auto connection = connect_for_command(l.loaded.config.database_url, "reprocess");
+    auto connection = connect_for_command(l.loaded.config, "reprocess");
     db::ReprocessFilter filter;
     const auto& options = l.loaded.command_options;
     if (options.count("kind")) filter.kind = kind_from_string(options.at("kind"));
@@ -311,6 +312,24 @@ int run_serve(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
+
+    // Every connection is a descriptor, and so are the spool, PostgreSQL's and the log's: a limit
+    // below --max-connections would turn a busy moment into failed accepts.
+    {
+        const rlim_t needed = config.max_connections + 64;
+        rlimit files{};
+        ::getrlimit(RLIMIT_NOFILE, &files);
+        if (files.rlim_cur < needed) {
+            files.rlim_cur = std::min<rlim_t>(needed, files.rlim_max);
+            ::setrlimit(RLIMIT_NOFILE, &files);
+        }
+        if (files.rlim_cur < needed)
+            return fail(2,
+                        "--max-connections (ESR_MAX_CONNECTIONS) " + std::to_string(config.max_connections) +
+                            " needs " + std::to_string(needed) + " open files; the limit is " +
+                            std::to_string(files.rlim_max) + " (raise LimitNOFILE= in the unit, or ulimit -n)",
+                        {{"setting", "--max-connections"}});
+    }
 
     Metrics metrics;
     db::ReadinessMonitor readiness(config);

@@ -4,6 +4,7 @@
 
 #include "esr/http/forwarded.hpp"
 #include "esr/kind.hpp"
+#include "esr/log.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -95,6 +96,7 @@ po::options_description file_only_options() {
     po::options_description d;
     d.add_options()
         ("basic-password-file", po::value<std::string>(), "")
+        ("database-password-file", po::value<std::string>(), "")
         ("bearer-tokens-file", po::value<std::string>(), "")
         ("eventsshop-password-file", po::value<std::string>(), "")
         ("metrics-token-file", po::value<std::string>(), "");
@@ -199,6 +201,8 @@ void apply(Config& c, const Sources& s, Command command) {
     }
     if (command == Command::simulate || command == Command::register_endpoint) return apply_credentials(c, s);
     if (auto v = s.get("database-url")) c.database_url = *v;
+    if (auto pw = find_secret(s, "ESR_DATABASE_PASSWORD", "database-password-file", "database-password"))
+        c.database_password = *pw;
     auto unsigned_option = [&](const char* name, auto& field, std::uint64_t min, std::uint64_t max) {
         if (auto v = s.get(name)) field = static_cast<std::remove_reference_t<decltype(field)>>(parse_unsigned(*v, name, min, max));
     };
@@ -435,14 +439,19 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
     } catch (const po::error& e) {
         throw ConfigError("command line", e.what());
     }
+    // A password in a URL given as a flag shows in ps and in the shell's history.
+    const bool url_from_flag = sources.values.count("database-url") > 0;
     if (sources.values.count("help")) {
         std::ostringstream help;
         help << visible
              << "\nSecrets (never on the command line):\n"
                 "  ESR_BASIC_PASSWORD, ESR_BASIC_PASSWORD_FILE   the Basic password\n"
                 "  ESR_BEARER_TOKENS, ESR_BEARER_TOKENS_FILE     accepted Bearer tokens, comma-separated\n"
-                "  (or basic-password-file / bearer-tokens-file in the config file, or systemd\n"
-                "  credentials 'basic-password' / 'bearer-tokens' in $CREDENTIALS_DIRECTORY)\n"
+                "  ESR_DATABASE_PASSWORD, ESR_DATABASE_PASSWORD_FILE   the database password, if the\n"
+                "                                                 database URL needs one\n"
+                "  (or basic-password-file / bearer-tokens-file / database-password-file in the\n"
+                "  config file, or systemd credentials 'basic-password' / 'bearer-tokens' /\n"
+                "  'database-password' in $CREDENTIALS_DIRECTORY)\n"
                 "\nEvery option can also be set as ESR_<NAME> (--max-body-bytes: ESR_MAX_BODY_BYTES)\n"
                 "or as 'name = value' in the --config file. Flags win over the environment, which\n"
                 "wins over the file.\n";
@@ -476,6 +485,10 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
         loaded.config_file = *file;
     }
     apply(loaded.config, sources, command);
+    if (url_from_flag && db::names_a_password(loaded.config.database_url))
+        log::warning("--database-url on the command line holds a password, which other users can read in ps; "
+                     "give it by ESR_DATABASE_PASSWORD_FILE, database-password-file or the credential "
+                     "'database-password' instead");
     for (const char* name : {"kind", "since", "url", "auth", "file", "count", "concurrency", "hotels", "days", "seed",
                              "api-base", "endpoint", "ca-file", "max-attempts", "timeout"})
         if (auto v = sources.get(name)) loaded.command_options[name] = *v;
@@ -502,6 +515,7 @@ std::string describe_config(const Config& c) {
     o << "listen = " << c.listen.to_string() << "\n"
       << "base-path = " << c.base_path << "\n"
       << "database-url = " << db::redacted_connection_string(c.database_url) << "\n"
+      << "# database password: " << (c.database_password.empty() ? "not set" : "set (redacted)") << "\n"
       << "basic-user = " << c.basic_user << "\n"
       << "# basic password: " << (c.basic_password.empty() ? "not set" : "set (redacted)") << "\n"
       << "# bearer tokens: " << c.bearer_tokens.size() << " set (redacted)\n"

@@ -90,9 +90,22 @@ std::string with_connection_defaults(const std::string& url) {
     return out;
 }
 
-std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::string& purpose,
+bool names_a_password(const std::string& url) {
+    try {
+        auto options = parsed(url);
+        for (auto* o = options.get(); o->keyword; ++o)
+            if (o->val && std::string_view(o->keyword) == "password" && *o->val) return true;
+    } catch (const std::invalid_argument&) {
+    }
+    return false;
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::string& password,
+                                          const std::string& purpose,
                                           std::optional<std::chrono::milliseconds> statement_timeout) {
-    auto c = std::make_unique<pqxx::connection>(with_connection_defaults(url));
+    std::string conninfo = with_connection_defaults(url);
+    if (!password.empty() && !names_a_password(url)) conninfo += " password=" + quoted(password.c_str());
+    auto c = std::make_unique<pqxx::connection>(conninfo);
     c->set_variable("application_name", "'eventsshop-receiver " + purpose + "'");
     if (statement_timeout) c->set_variable("statement_timeout", std::to_string(statement_timeout->count()));
     // remote_apply and on are kept; anything weaker is raised to on.
@@ -106,7 +119,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::str
 }
 
 std::unique_ptr<pqxx::connection> connect(const Config& config, const std::string& purpose) {
-    return connect(config.database_url, purpose, config.statement_timeout);
+    return connect(config.database_url, config.database_password, purpose, config.statement_timeout);
 }
 
 std::string first_line(const std::string& message) {

@@ -28,8 +28,13 @@ std::string redacted_connection_string(const std::string& url);
 /// application_name, synchronous_commit at least `on` (a role or cluster set to `off` or `local`
 /// would make a commit we acknowledge vanish in a PostgreSQL crash, or on a failover), and, when
 /// given, a statement_timeout.
-std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::string& purpose,
+/// `password`, when not empty, is used unless the URL names one itself.
+std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::string& password,
+                                          const std::string& purpose,
                                           std::optional<std::chrono::milliseconds> statement_timeout);
+
+/// Whether libpq reads a password in `url` (false when it cannot parse it).
+bool names_a_password(const std::string& url);
 
 /// The daemon's connections: connect() with --statement-timeout.
 std::unique_ptr<pqxx::connection> connect(const Config& config, const std::string& purpose);

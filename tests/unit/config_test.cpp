@@ -252,4 +252,14 @@ BOOST_AUTO_TEST_CASE(command_options_come_from_flags_only) {
     BOOST_TEST(loaded.command_options.at("since") == "2026-01-01");
 }
 
+// Issue 12: the database password has a secret channel like the others.
+BOOST_AUTO_TEST_CASE(the_database_password_comes_from_a_secret_channel) {
+    TempFile secret("db s3cret\n");
+    Env env;
+    env.vars["ESR_DATABASE_PASSWORD_FILE"] = secret.path.string();
+    BOOST_TEST(load({}, env, Command::migrate).database_password == "db s3cret");
+    auto shown = describe_config(load({}, env));
+    BOOST_TEST(shown.find("s3cret") == std::string::npos, shown);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
