@@ -82,7 +82,8 @@ std::shared_ptr<const Credentials> Credentials::from(const Config& config) {
 }
 
 void Handler::set_credentials(std::shared_ptr<const Credentials> credentials) {
-    credentials_.store(std::move(credentials));
+    std::lock_guard lock(credentials_mutex_);
+    credentials_.swap(credentials);  // the old set is released outside the lock, with `credentials`
 }
 
 boost::json::object Handler::ready_body(std::string_view status) const {
@@ -90,7 +91,7 @@ boost::json::object Handler::ready_body(std::string_view status) const {
     if (auto spool = sink_.spool_depth()) {
         boost::json::object o{{"records", spool->records},
                               {"bytes", spool->bytes},
-                              {"oldest_age_seconds", spool->oldest_age_seconds},
+                              {"oldest_age_seconds", static_cast<std::uint64_t>(spool->oldest_age_seconds)},
                               {"quarantined", spool->quarantined},
                               {"in_service", spool->in_service}};
         if (spool->failing_drains > 0) {

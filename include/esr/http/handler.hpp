@@ -5,8 +5,8 @@
 #include "esr/delivery.hpp"
 #include "esr/http/auth_throttle.hpp"
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include "esr/metrics.hpp"
 
@@ -91,8 +91,14 @@ private:
     boost::json::object ready_body(std::string_view status) const;
 
     const Config& config_;
-    std::shared_ptr<const Credentials> credentials() const { return credentials_.load(); }
-    std::atomic<std::shared_ptr<const Credentials>> credentials_;
+    std::shared_ptr<const Credentials> credentials() const {
+        std::lock_guard lock(credentials_mutex_);
+        return credentials_;
+    }
+    // A mutex, not std::atomic<std::shared_ptr>: GCC 12's lock bit is invisible to ThreadSanitizer,
+    // and an uncontended lock per request costs nothing measurable.
+    mutable std::mutex credentials_mutex_;
+    std::shared_ptr<const Credentials> credentials_;
     DeliverySink& sink_;
     const ReadinessProbe& readiness_;
     Metrics& metrics_;
