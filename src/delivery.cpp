@@ -7,14 +7,9 @@
 namespace esr {
 namespace {
 
-void refuse_invalid_json(Delivery& d, const payload::JsonSyntaxError& err) {
-    d.rejected_code = "invalid_json";
-    d.rejected_because = "the body is not JSON: " + err.message + " at byte " + std::to_string(err.offset);
-}
-
-void refuse_kind_mismatch(Delivery& d, const payload::KindMismatch& e) {
-    d.rejected_code = "kind_mismatch";
-    d.rejected_because = std::string(e.what()) + ", yet it was posted to " + d.path;
+void refuse(Delivery& d, Refusal r) {
+    d.rejected_code = std::move(r.code);
+    d.rejected_because = std::move(r.reason);
 }
 
 // Counts demand rows and lets them go: validation needs the shape, not the rows.
@@ -26,13 +21,21 @@ public:
 
 }  // namespace
 
+Refusal invalid_json(const payload::JsonSyntaxError& error) {
+    return {"invalid_json", "the body is not JSON: " + error.message + " at byte " + std::to_string(error.offset)};
+}
+
+Refusal kind_mismatch(const payload::KindMismatch& error, std::string_view path) {
+    return {"kind_mismatch", std::string(error.what()) + ", yet it was posted to " + std::string(path)};
+}
+
 bool validate_unparsed(Delivery& d) {
     if (!d.unparsed || !d.rejected_because.empty()) return d.rejected_because.empty();
     try {
         DiscardDemandRows rows;
         auto extracted = payload::extract_streaming(d.body, d.declared_kind, rows);
         if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-            refuse_invalid_json(d, *err);
+            refuse(d, invalid_json(*err));
             return false;
         }
         const auto& x = std::get<payload::Extraction>(extracted);
@@ -40,7 +43,7 @@ bool validate_unparsed(Delivery& d) {
         d.validated_records = x.record_count();
         return true;
     } catch (const payload::KindMismatch& e) {
-        refuse_kind_mismatch(d, e);
+        refuse(d, kind_mismatch(e, d.path));
         return false;
     }
 }
@@ -58,13 +61,13 @@ Delivery make_delivery(std::string body, std::optional<Kind> declared, const std
         try {
             auto extracted = payload::extract_body(body, declared);
             if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-                refuse_invalid_json(d, *err);
+                refuse(d, invalid_json(*err));
             } else {
                 d.records = std::move(std::get<payload::Extraction>(extracted));
                 d.kind = d.records.kind;
             }
         } catch (const payload::KindMismatch& e) {
-            refuse_kind_mismatch(d, e);
+            refuse(d, kind_mismatch(e, d.path));
         }
     }
     d.body_sha256 = sha256(body);

@@ -35,9 +35,22 @@ struct Delivery {
     std::optional<std::size_t> validated_records;
 };
 
+namespace payload {
+struct JsonSyntaxError;
+class KindMismatch;
+}  // namespace payload
+
+/// Why a body is refused (400), worded in one place for every lane and for reprocess.
+struct Refusal {
+    std::string code;    // invalid_json, kind_mismatch
+    std::string reason;  // for the sender and the log
+};
+Refusal invalid_json(const payload::JsonSyntaxError& error);
+Refusal kind_mismatch(const payload::KindMismatch& error, std::string_view path);
+
 /// Parses a large (unparsed) body without keeping its rows: its syntax, and its kind against the
 /// path. Sets kind and validated_records, or rejected_code and rejected_because and returns
-/// false. Run before a large body is acknowledged from the spool, so a body that would be 400 with
+/// false; false too for a body already refused on arrival. Run before a large body is acknowledged from the spool, so a body that would be 400 with
 /// PostgreSQL up is 400 with it down too, and the spool only ever holds bodies that can be stored.
 bool validate_unparsed(Delivery& delivery);
 

@@ -95,14 +95,13 @@ std::optional<DeliverySink::SpoolDepth> DeliveryWriter::spool_depth() const {
 }
 
 void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why) {
-    // What would be 400 with PostgreSQL up is 400 with it down: a large body is parsed first.
+    // What would be 400 with PostgreSQL up is 400 with it down: a large body is parsed first (a
+    // small one was on arrival), and a refused body is never spooled.
     if (!validate_unparsed(p.delivery)) {
-        log::warning("a large body was refused while it could not be stored",
+        log::warning("a body was refused while it could not be stored",
                      {{"error", p.delivery.rejected_because}, {"bytes", p.delivery.body.size()}});
         return p.done(StoreOutcome::rejected(p.delivery.rejected_code, p.delivery.rejected_because));
     }
-    if (!p.delivery.rejected_because.empty())
-        return p.done(StoreOutcome::rejected(p.delivery.rejected_code, p.delivery.rejected_because));
     if (!spool_) return p.done(StoreOutcome::unavailable(why));
     auto kind = p.delivery.kind;
     auto records = static_cast<std::int64_t>(p.delivery.validated_records.value_or(p.delivery.records.record_count()));

@@ -135,14 +135,12 @@ DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_i
     try {
         extracted = payload::extract_streaming(body, declared, rows);
     } catch (const payload::KindMismatch& e) {
-        out.refused_code = "kind_mismatch";
-        out.refused_because = std::string(e.what()) + ", yet it was posted to " + path;
+        out.refused = kind_mismatch(e, path);
     }
     rows.complete();
     if (!extracted) return out;
     if (auto* err = std::get_if<payload::JsonSyntaxError>(&*extracted)) {
-        out.refused_code = "invalid_json";
-        out.refused_because = "the body is not JSON: " + err->message + " at byte " + std::to_string(err->offset);
+        out.refused = invalid_json(*err);
         return out;
     }
     auto& x = std::get<payload::Extraction>(*extracted);
@@ -202,7 +200,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
             return StoreOutcome::stored(inserted->id, x.kind, static_cast<std::int64_t>(x.record_count()));
         }
     }  // not stored: the body and the streamed rows go with the rollback
-    return reject(c, d, derived.refused_code, derived.refused_because, keep_refused);
+    return reject(c, d, derived.refused.code, derived.refused.reason, keep_refused);
 }
 
 std::size_t apply_pending_latest(pqxx::connection_base& c) {

@@ -34,7 +34,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& d
 /// lane's writer of demand rows, used by intake and by reprocess alike.
 struct DerivedRows {
     std::optional<payload::Extraction> records;  // empty: refused, as below
-    std::string refused_code, refused_because;
+    Refusal refused;
 };
 DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
                              std::string_view body, std::optional<Kind> declared, const std::string& path);

@@ -102,7 +102,7 @@ public:
             auto derived = derive_streaming(st, d.id, d.received_at, body, d.declared, "/");
             if (!derived.records) {
                 st.abort();
-                skip(d.id, derived.refused_because);
+                skip(d.id, derived.refused.reason);
                 tx.commit();
                 return;
             }

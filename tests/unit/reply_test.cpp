@@ -33,9 +33,4 @@ BOOST_AUTO_TEST_CASE(a_reply_answers_at_most_once) {
     BOOST_TEST(heard[0].delivery_id == 7);
 }
 
-BOOST_AUTO_TEST_CASE(an_empty_reply_does_nothing) {
-    Reply r;
-    r(StoreOutcome::stored(1, esr::Kind::eventsinfo, 0));  // no crash, no answer
-}
-
 BOOST_AUTO_TEST_SUITE_END()
