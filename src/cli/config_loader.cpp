@@ -237,7 +237,9 @@ void apply(Config& c, const Sources& s, Command command) {
     }
     c.threads = std::max(1u, std::thread::hardware_concurrency());
     unsigned_option("threads", c.threads, 1, 256);
-    unsigned_option("max-body-bytes", c.max_body_bytes, 1, 1ull << 40);
+    // PostgreSQL keeps at most 1 GB in one value: a larger body could be acknowledged (spooled) and
+    // then never stored.
+    unsigned_option("max-body-bytes", c.max_body_bytes, 1, 1'000'000'000);
     unsigned_option("max-header-bytes", c.max_header_bytes, 1024, 1 << 20);
     unsigned_option("max-connections", c.max_connections, 1, 1'000'000);
     unsigned_option("max-connections-per-address", c.max_connections_per_address, 0, 1'000'000);

@@ -4,6 +4,7 @@
 #include "large_delivery.hpp"
 #include "store.hpp"
 #include "esr/config.hpp"
+#include "esr/http/forwarded.hpp"
 #include "esr/log.hpp"
 #include "esr/spool/spool.hpp"
 
@@ -109,6 +110,10 @@ void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why) {
         done(durable ? StoreOutcome::spooled(kind, records)
                      : StoreOutcome::unavailable(why + ", and the spool cannot take it (full or out of service)"));
     });
+    {
+        std::lock_guard lock(mutex_);
+        drain_requested_ = true;  // a notify alone would not end the drainer's wait
+    }
     drainer_wake_.notify_one();
 }
 
@@ -229,7 +234,8 @@ void DeliveryWriter::run_drainer() {
     auto backoff = config_.spool_drain_interval;
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        drainer_wake_.wait_for(lock, backoff, [&] { return stopping_; });
+        drainer_wake_.wait_for(lock, backoff, [&] { return stopping_ || drain_requested_; });
+        drain_requested_ = false;
         if (stopping_ || spool_->depth().records == 0) continue;
         lock.unlock();
         std::string failure;
@@ -301,7 +307,9 @@ std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::
         if (stopping()) throw DrainPaused("the daemon is stopping");
         Delivery d = make_delivery(std::move(spooled.body), spooled.declared_kind, spooled.path, config_);
         d.principal = std::move(spooled.principal);
-        d.remote_addr = std::move(spooled.remote_addr);
+        // An older daemon spooled the peer's address as it came (an IPv6 zone, or text that is no
+        // address), which PostgreSQL's inet refuses: normalised as intake now does it.
+        d.remote_addr = http::client_address(spooled.remote_addr, {}, {});
         if (d.unparsed) flush();  // alone, streaming
         chunk_bytes += d.body.size();
         const bool alone = d.unparsed;

@@ -214,6 +214,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
         auto started = std::chrono::steady_clock::now();
         pqxx::work tx(c);
         tx.exec("SET LOCAL work_mem = '64MB'");  // sort a city matrix's keys in memory
+        tx.exec("SET LOCAL statement_timeout = 0");  // a year-long matrix's update is not a hung statement
         auto updated = tx.exec_prepared("update_latest_from_delivery", id, received_at);
         if (updated.affected_rows() < static_cast<std::size_t>(rows))
             tx.exec_prepared("insert_latest_from_delivery", id, received_at);

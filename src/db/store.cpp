@@ -124,6 +124,9 @@ std::string message_of(std::exception_ptr error) {
 // The body alone, as a delivery of its kind with no typed rows: kept, and rebuildable later.
 StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::string& why) {
     pqxx::work tx(c);
+    // A body of hundreds of MB may take longer than --statement-timeout to send; timing it out would
+    // spool a body PostgreSQL can take, and stall the drain on it.
+    tx.exec("SET LOCAL statement_timeout = 0");
     if (auto dup = find_duplicate(tx, d)) return *dup;
     auto inserted = insert_delivery(tx, d, d.kind, 0, "typed rows not written: " + why);
     if (!inserted) {

@@ -367,16 +367,26 @@ std::uint64_t Spool::max_payload() const { return options_.max_record_bytes + en
 std::optional<Spool::Region> Spool::load(const std::filesystem::path& file, Depth& depth, bool keep_tail) {
     FrameReader reader(fs_, file, max_payload());
     std::optional<Region> tail;
+    // At start-up damage that cannot be saved elsewhere (a full disk) must not keep the daemon
+    // down: the bytes stay where they are, and the drain's read() saves them once it can.
+    auto note = [&](const Region& region) {
+        try {
+            report_damage(file, region);
+        } catch (const std::exception& e) {
+            log::error("spool: damaged bytes left in place for now (they could not be saved elsewhere)",
+                       {{"file", file.string()}, {"offset", region.begin}, {"error", e.what()}});
+        }
+    };
     scan(
         reader,
         [&](std::uint64_t offset, Frame& frame) {
             if (decode(frame.payload)) add(depth, frame);
-            else report_damage(file, {offset, offset + frame.size, "undecodable payload"});
+            else note({offset, offset + frame.size, "undecodable payload"});
             return true;
         },
         [&](const Damage& d) {
             if (keep_tail && d.end == reader.size()) tail = Region{d.begin, d.end, d.why};
-            else report_damage(file, {d.begin, d.end, d.why});
+            else note({d.begin, d.end, d.why});
         });
     return tail;
 }

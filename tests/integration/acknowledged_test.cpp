@@ -151,7 +151,8 @@ std::string demand_matrix(int hotels, int days, int demand_id, const std::string
 /// A spool record as src/db/spool.cpp frames it: magic "ESR1", u64 payload length, CRC-32 of the
 /// payload (host byte order), then the payload: declared kind (0xff: none), principal, remote
 /// address, path and body, each string as a u64 length and its bytes.
-std::string spool_record(const std::string& path, const std::string& body) {
+std::string spool_record(const std::string& path, const std::string& body,
+                         const std::string& remote_addr = "127.0.0.1") {
     std::string payload;
     auto put = [](std::string& out, auto v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
     auto put_bytes = [&](const std::string& s) {
@@ -160,7 +161,7 @@ std::string spool_record(const std::string& path, const std::string& body) {
     };
     put(payload, static_cast<std::uint8_t>(0xff));
     put_bytes("bearer:2");
-    put_bytes("127.0.0.1");
+    put_bytes(remote_addr);
     put_bytes(path);
     put_bytes(body);
     boost::crc_32_type crc;
@@ -548,6 +549,31 @@ CREATE TRIGGER esr_read_only BEFORE INSERT ON eventsshop.deliveries FOR EACH ROW
     site.sql("DROP TRIGGER esr_read_only ON eventsshop.deliveries");
     BOOST_TEST_REQUIRE(site.wait_drained(30s), site.daemon->log());
     for (const auto& b : bodies) BOOST_TEST(site.stored(b) == 1, b);
+    BOOST_TEST((!std::filesystem::exists(site.state() / "quarantine", ec) ||
+                std::filesystem::is_empty(site.state() / "quarantine", ec)));
+}
+
+// From the second review: an older daemon spooled the peer's address as it came, an IPv6 zone
+// ("fe80::1%eth0") or non-address text included, which PostgreSQL's inet refuses. Such a record was
+// acknowledged: it must be stored (the address NULL or cleaned), not quarantined.
+BOOST_AUTO_TEST_CASE(a_spooled_record_with_an_address_postgresql_refuses_is_stored) {
+    AckSite site({}, true);
+    BOOST_TEST_REQUIRE(site.daemon->terminate() == 0);
+    const std::string zoned = R"({"eventId": 64888001, "eventName": "From a zoned peer"})";
+    const std::string garbled = R"({"eventId": 64888002, "eventName": "From no address at all"})";
+    {
+        std::filesystem::create_directories(site.state() / "spool");
+        std::ofstream out(site.state() / "spool" / "spool.log", std::ios::binary | std::ios::trunc);
+        out << spool_record("/", zoned, "fe80::1%eth0") << spool_record("/", garbled, "not an address");
+        BOOST_TEST_REQUIRE(out.good());
+    }
+    site.start();
+    BOOST_TEST(site.wait_drained(30s), "spool records after 30 s: " << site.spooled().value_or(999));
+    BOOST_TEST(site.stored(zoned) == 1);
+    BOOST_TEST(site.stored(garbled) == 1);
+    BOOST_TEST(site.sql("SELECT host(remote_addr) FROM eventsshop.deliveries WHERE body_sha256 = decode('" +
+                        sha256_hex(zoned) + "', 'hex')")[0][0].c_str() == std::string("fe80::1"));
+    std::error_code ec;
     BOOST_TEST((!std::filesystem::exists(site.state() / "quarantine", ec) ||
                 std::filesystem::is_empty(site.state() / "quarantine", ec)));
 }

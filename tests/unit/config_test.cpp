@@ -191,6 +191,7 @@ BOOST_AUTO_TEST_CASE(degenerate_and_contradictory_values_are_refused) {
     refused({"--state-dir", "/tmp/x", "--spool-max-bytes", "1000", "--max-body-bytes", "2000"}, "--spool-max-bytes");
     refused({"--trusted-proxies", "10.0.0.0/8,0.0.0.0/0"}, "--trusted-proxies");
     refused({"--trusted-proxies", "::/0"}, "--trusted-proxies");
+    refused({"--max-body-bytes", "2000000000"}, "--max-body-bytes");  // over what PostgreSQL keeps in one value
     refused({"--database-url", "postgresql://[oops"}, "--database-url");
     refused({"--database-url", "host=x port"}, "--database-url", Command::reprocess);
     // Sane values still pass.

@@ -89,6 +89,7 @@ private:
     std::unique_ptr<spool::StateDirLock> state_lock_;
     std::unique_ptr<spool::Spool> spool_;
     std::condition_variable drainer_wake_;
+    bool drain_requested_ = false;  // under mutex_: something was spooled, drain without waiting
     std::thread drainer_;
     // What /readyz and /metrics say of the drain.
     std::atomic<std::uint64_t> drain_failures_{0};
