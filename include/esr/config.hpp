@@ -75,6 +75,11 @@ struct Config {
     std::string metrics_token;                    // "" : /metrics needs no credential
     std::chrono::milliseconds spool_drain_interval{1'000};
 
+    // `register` only: EventsShop's API and the account that logs in to it.
+    std::string eventsshop_api;
+    std::string eventsshop_user;
+    std::string eventsshop_password;
+
     bool has_credentials() const { return !basic_user.empty() || !bearer_tokens.empty(); }
 };
 

@@ -124,9 +124,9 @@ int run_reprocess(const std::vector<std::string>& args) {
     if (l.exit_code >= 0) return l.exit_code;
     auto connection = connect_for_command(l.loaded.config, "reprocess");
     db::ReprocessFilter filter;
-    const auto& options = l.loaded.command_options;
-    if (options.count("kind")) filter.kind = kind_from_string(options.at("kind"));
-    if (options.count("since")) filter.since = options.at("since");
+    const CommandOptions& o = l.loaded.command;
+    if (!o.kind.empty()) filter.kind = kind_from_string(o.kind);
+    if (!o.since.empty()) filter.since = o.since;
     filter.large_body_bytes = l.loaded.config.large_body_bytes;
     auto last_report = std::chrono::steady_clock::now();
     auto line = [](const db::ReprocessProgress& p) {
@@ -158,36 +158,19 @@ int run_simulate(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
-    const auto& o = l.loaded.command_options;
-    auto option = [&](const char* name, const char* fallback) { return o.count(name) ? o.at(name) : std::string(fallback); };
-    auto number = [&](const char* name, const char* fallback, std::uint64_t min, std::uint64_t max) {
-        std::string text = option(name, fallback);
-        std::uint64_t v = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc{} || end != text.data() + text.size() || v < min || v > max)
-            throw ConfigError(std::string("--") + name, "'" + text + "' is not a whole number in [" +
-                                                            std::to_string(min) + ", " + std::to_string(max) + "]");
-        return v;
-    };
-
+    const CommandOptions& o = l.loaded.command;
     sim::SimulateOptions s;
-    try {
-        s.target = http::parse_url(option("url", "http://127.0.0.1:8080/"));
-    } catch (const std::invalid_argument& e) {
-        return fail_config(ConfigError("--url", e.what()));
-    }
-    const std::string auth = option("auth", config.bearer_tokens.empty() ? "basic" : "bearer");
+    s.target = http::parse_url(o.url);
+    const std::string auth = !o.auth.empty() ? o.auth : config.bearer_tokens.empty() ? "basic" : "bearer";
     if (auth == "bearer") {
         if (config.bearer_tokens.empty()) return fail_config(ConfigError("ESR_BEARER_TOKENS", "not set, but --auth is bearer"));
         s.authorization = "Bearer " + config.bearer_tokens.front();
-    } else if (auth == "basic") {
+    } else {
         if (config.basic_user.empty()) return fail_config(ConfigError("--basic-user (ESR_BASIC_USER)", "not set, but --auth is basic"));
         s.authorization = "Basic " + encode_base64(config.basic_user + ":" + config.basic_password);
-    } else {
-        return fail_config(ConfigError("--auth", "'" + auth + "' is not basic or bearer"));
     }
-    if (o.count("file")) {
-        std::filesystem::path p = o.at("file");
+    if (!o.file.empty()) {
+        std::filesystem::path p = o.file;
         std::error_code ec;
         if (std::filesystem::is_directory(p, ec)) {
             for (const auto& e : std::filesystem::directory_iterator(p))
@@ -198,12 +181,12 @@ int run_simulate(const std::vector<std::string>& args) {
         }
         if (s.files.empty()) return fail_config(ConfigError("--file", "no file to send at '" + p.string() + "'"));
     }
-    s.kind = kind_from_string(option("kind", "eventsinfo")).value_or(Kind::eventsinfo);
-    s.count = number("count", "1", 1, 100'000'000);
-    s.concurrency = static_cast<unsigned>(number("concurrency", "4", 1, 1024));
-    s.hotels = static_cast<unsigned>(number("hotels", "20", 1, 100'000));
-    s.days = static_cast<unsigned>(number("days", "30", 1, 3660));
-    s.seed = number("seed", "1", 0, UINT64_MAX);
+    s.kind = kind_from_string(o.kind).value_or(Kind::eventsinfo);
+    s.count = o.count;
+    s.concurrency = o.concurrency;
+    s.hotels = o.hotels;
+    s.days = o.days;
+    s.seed = o.seed;
 
     auto total = s.files.empty() ? s.count : s.files.size();
     auto report = sim::simulate(s, [&](const sim::SimulateReport& r) {
@@ -229,57 +212,39 @@ int run_register(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
-    const auto& o = l.loaded.command_options;
-    auto option = [&](const char* name) { return o.count(name) ? o.at(name) : std::string(); };
+    const CommandOptions& o = l.loaded.command;
 
     eventsshop::Registration r;
-    try {
-        if (option("api-base").empty()) throw std::invalid_argument("not set (no default is published)");
-        r.api_base = http::parse_url(option("api-base"));
-    } catch (const std::invalid_argument& e) {
-        return fail_config(ConfigError("--api-base (ESR_EVENTSSHOP_API)", e.what()));
-    }
-    r.endpoint = option("endpoint");
-    try {
-        http::parse_url(r.endpoint);
-    } catch (const std::invalid_argument& e) {
-        return fail_config(ConfigError("--endpoint", r.endpoint.empty() ? "not set" : e.what()));
-    }
-    r.account_user = option("eventsshop-user");
-    r.account_password = option("eventsshop-password");
-    if (r.account_user.empty()) return fail_config(ConfigError("ESR_EVENTSSHOP_USER", "not set"));
+    if (config.eventsshop_api.empty())
+        return fail_config(ConfigError("--api-base (ESR_EVENTSSHOP_API)", "not set (no default is published)"));
+    r.api_base = http::parse_url(config.eventsshop_api);
+    if (o.endpoint.empty()) return fail_config(ConfigError("--endpoint", "not set"));
+    r.endpoint = o.endpoint;
+    r.account_user = config.eventsshop_user;
+    r.account_password = config.eventsshop_password;
+    if (r.account_user.empty()) return fail_config(ConfigError("--eventsshop-user (ESR_EVENTSSHOP_USER)", "not set"));
     if (r.account_password.empty()) return fail_config(ConfigError("ESR_EVENTSSHOP_PASSWORD", "not set"));
-    const std::string auth = o.count("auth") ? o.at("auth") : (config.basic_user.empty() ? "bearer" : "basic");
+    const std::string auth = !o.auth.empty() ? o.auth : config.basic_user.empty() ? "bearer" : "basic";
     if (auth == "basic") {
         if (config.basic_user.empty())
             return fail_config(ConfigError("--basic-user (ESR_BASIC_USER)", "not set, but --auth is basic"));
         r.basic = true;
         r.basic_user = config.basic_user;
         r.basic_password = config.basic_password;
-    } else if (auth == "bearer") {
+    } else {
         if (config.bearer_tokens.empty()) return fail_config(ConfigError("ESR_BEARER_TOKENS", "not set, but --auth is bearer"));
         r.basic = false;
         r.token = config.bearer_tokens.front();
-    } else {
-        return fail_config(ConfigError("--auth", "'" + auth + "' is not basic or bearer"));
     }
-    if (o.count("dry-run")) {
+    if (o.dry_run) {
         std::cout << eventsshop::describe(r);
         return 0;
     }
     eventsshop::RetryPolicy retry;
-    if (o.count("max-attempts")) {
-        int n = 0;
-        const auto& text = o.at("max-attempts");
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-        if (ec != std::errc{} || end != text.data() + text.size() || n < 1 || n > 100)
-            return fail_config(ConfigError("--max-attempts", "'" + text + "' is not a number from 1 to 100"));
-        retry.max_attempts = n;
-    }
-    auto timeout = o.count("timeout") ? parse_duration(o.at("timeout"), "--timeout") : std::chrono::milliseconds(30'000);
+    retry.max_attempts = static_cast<int>(o.max_attempts);
     std::optional<http::Client> client;
     try {
-        client.emplace(http::ClientOptions{o.count("ca-file") ? std::optional(o.at("ca-file")) : std::nullopt, timeout});
+        client.emplace(http::ClientOptions{o.ca_file.empty() ? std::nullopt : std::optional(o.ca_file), o.timeout});
     } catch (const http::ClientError& e) {
         return fail_config(ConfigError("--ca-file", e.what()));
     }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 using namespace esr;
 
@@ -245,12 +246,15 @@ BOOST_AUTO_TEST_CASE(command_options_come_from_flags_only) {
     Env env;
     env.vars["ESR_SINCE"] = "2030-01-01";
     env.vars["ESR_KIND"] = "hoteldemand";
-    TempFile file("since = 2030-01-01\n");
-    auto loaded = load_config(Command::reprocess, {"--config", file.path.string()}, env.get());
-    BOOST_TEST(loaded.command_options.count("since") == 0u);
-    BOOST_TEST(loaded.command_options.count("kind") == 0u);
+    auto loaded = load_config(Command::reprocess, {}, env.get());
+    BOOST_TEST(loaded.command.since == "");
+    BOOST_TEST(loaded.command.kind == "");
     loaded = load_config(Command::reprocess, {"--since", "2026-01-01"}, env.get());
-    BOOST_TEST(loaded.command_options.at("since") == "2026-01-01");
+    BOOST_TEST(loaded.command.since == "2026-01-01");
+    // In the config file it is a mistake, said as one, not a key quietly ignored.
+    TempFile file("since = 2030-01-01\n");
+    BOOST_TEST(error_of({"--config", file.path.string()}, env, Command::reprocess).find("give it as --since") !=
+               std::string::npos);
 }
 
 // Issue 12: the database password has a secret channel like the others.
@@ -261,6 +265,78 @@ BOOST_AUTO_TEST_CASE(the_database_password_comes_from_a_secret_channel) {
     BOOST_TEST(load({}, env, Command::migrate).database_password == "db s3cret");
     auto shown = describe_config(load({}, env));
     BOOST_TEST(shown.find("s3cret") == std::string::npos, shown);
+}
+
+// Issue 12: every setting is declared once, and check-config's listing, the config-file keys, the
+// ESR_ names and --help all come from that one declaration. So what check-config prints is a
+// config file that reads back to the same configuration, each line's key is also an ESR_ variable
+// serve reads, and serve's --help names each of them with its variable.
+BOOST_AUTO_TEST_CASE(check_config_output_is_a_config_file_that_reads_back_the_same) {
+    Env env;
+    env.vars["ESR_BASIC_USER"] = "es";
+    env.vars["ESR_BASIC_PASSWORD"] = "pw";
+    const std::string shown = describe_config(load({"--max-body-bytes", "5000", "--trusted-proxies", "10.0.0.1"}, env));
+    TempFile file(shown);
+    const std::string again = describe_config(load({"--config", file.path.string()}, env));
+    BOOST_TEST(again == shown);
+
+    const std::string help = load_config(Command::serve, {"--help"}, env.get()).help_text;
+    std::istringstream lines(shown);
+    std::string line;
+    int settings = 0;
+    while (std::getline(lines, line)) {
+        if (line.empty() || line.front() == '#') continue;
+        const std::string key = line.substr(0, line.find(" = "));
+        const std::string value = line.substr(line.find(" = ") + 3);
+        std::string variable = "ESR_";
+        for (char ch : key) variable += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        BOOST_TEST(help.find("--" + key + " ") != std::string::npos, key << " is not in serve --help");
+        BOOST_TEST(help.find(variable) != std::string::npos, variable << " is not in serve --help");
+        Env with = env;
+        with.vars[variable] = value;
+        BOOST_TEST(error_of({}, with) == "no error", variable << "=" << value);
+        ++settings;
+    }
+    BOOST_TEST(settings >= 25);
+}
+
+// Issue 12: a command's own options are checked when read, with the same messages as settings,
+// and the settings register needs (the API, the account) come from the one config file too.
+BOOST_AUTO_TEST_CASE(command_options_are_checked_when_read) {
+    Env env;
+    BOOST_TEST(error_of({"--count", "0"}, env, Command::simulate).find("--count") == 0u);
+    BOOST_TEST(error_of({"--concurrency", "many"}, env, Command::simulate).find("--concurrency") == 0u);
+    BOOST_TEST(error_of({"--kind", "unclassified"}, env, Command::simulate).find("--kind") == 0u);
+    BOOST_TEST(error_of({"--max-attempts", "0"}, env, Command::register_endpoint).find("--max-attempts") == 0u);
+    BOOST_TEST(error_of({"--timeout", "0s"}, env, Command::register_endpoint).find("--timeout") == 0u);
+    BOOST_TEST(error_of({"--kind", "unclassified"}, env, Command::reprocess) == "no error");
+
+    TempFile file("api-base = https://api.example.com/api/v1\neventsshop-user = acct@example.com\n");
+    BOOST_TEST(error_of({"--config", file.path.string()}, env, Command::register_endpoint) == "no error");
+    BOOST_TEST(error_of({"--config", file.path.string()}, env, Command::serve) == "no error");
+}
+
+// The README's settings table is written for people; this keeps it from forgetting a setting the
+// option table declares: every option any command's --help lists with an ESR_ name, and every
+// secret's variable, is in the README.
+BOOST_AUTO_TEST_CASE(the_readme_documents_every_setting) {
+    std::ifstream in(std::string(ESR_SOURCE_DIR) + "/README.md");
+    std::stringstream readme;
+    readme << in.rdbuf();
+    Env env;
+    int checked = 0;
+    for (auto command : {Command::serve, Command::migrate, Command::check_config, Command::reprocess,
+                         Command::simulate, Command::register_endpoint}) {
+        std::istringstream help(load_config(command, {"--help"}, env.get()).help_text);
+        std::string word;
+        while (help >> word) {
+            if (word.rfind("ESR_", 0) != 0) continue;
+            while (!word.empty() && (word.back() == ',' || word.back() == ')')) word.pop_back();
+            BOOST_TEST(readme.str().find("`" + word + "`") != std::string::npos, word << " is not in README.md");
+            ++checked;
+        }
+    }
+    BOOST_TEST(checked > 30);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
