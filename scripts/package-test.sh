@@ -1,73 +1,93 @@
 #!/usr/bin/env bash
-# Installs the package as a user would and runs it as its unit would, without systemd (none runs
-# here): the unit's ExecStart= line read from the installed unit file, run as the unit's User= with
-# the environment systemd gives it ($STATE_DIRECTORY, $CREDENTIALS_DIRECTORY, UMask), the installed
-# config file edited only where docs/operations.md says to edit it, PostgreSQL reached as the docs
-# say (a role named after the service user, over the Unix socket).
-#   1. install: system user, conffile mode, unit, man page
+# Installs the package as a user would and runs it as its unit would. No systemd runs here, so
+# tests/package/systemctl stands in for systemctl: it runs the installed unit's own ExecStart= and
+# ExecReload= lines as its User=, with the environment systemd gives (LoadCredential= copies in
+# $CREDENTIALS_DIRECTORY, $STATE_DIRECTORY, UMask=), and records what the maintainer scripts ask of
+# it. The commands of docs/operations.md (its "run:" blocks) are run verbatim, with PostgreSQL
+# reached as the docs say (a role named after the service user, over the Unix socket).
+#   1. install: system user, conffile mode, generated secrets, unit enabled and started, man page
 #   2. start with PostgreSQL down: it listens and spools; PostgreSQL up: it migrates and drains
-#   3. reload (SIGHUP, the unit's ExecReload=) with rotated credentials while deliveries flow
-#   4. upgrade to a rebuilt package with a higher version: the edited conffile is kept
-#   5. remove (conffile and user stay), purge (conffile and state gone)
+#   3. check-config and register from a shell; reload with a rotated token while deliveries flow
+#   4. upgrade to a rebuilt package with a higher version: conffile kept, daemon restarted
+#   5. remove (daemon stopped; conffile and user stay), purge (conffile, secrets and state gone)
 # Root only. Usage: scripts/package-test.sh [DEB]   (default: builds one with scripts/package.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 fail() { echo "package test: $*" >&2; exit 1; }
 step() { echo "package test: $*"; }
 
-deb=${1:-$(scripts/package.sh build-deb | tail -n 1)}
+deb=$(realpath "${1:-$(scripts/package.sh build-deb | tail -n 1)}")
 work=$(mktemp -d /tmp/esr-package-XXXXXX); chmod 755 "$work"
-daemon=""
+made_run_systemd=""
 cleanup() {
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+  systemctl stop eventsshop-receiver >/dev/null 2>&1 || true
   scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
   dpkg -P eventsshop-receiver >/dev/null 2>&1 || true
+  [ -n "$made_run_systemd" ] && rmdir /run/systemd/system /run/systemd 2>/dev/null || true
+  rm -f /var/backups/eventsshop.dump
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# 1. Install.
-dpkg -i "$deb" >/dev/null
+# The stand-ins. /run/systemd/system tells the maintainer scripts that systemd runs, so they call
+# systemctl (ours) as they would on a real machine.
+mkdir -p "$work/bin" "$work/systemd"
+ln -s "$repo/tests/package/systemctl" "$work/bin/systemctl"
+printf '#!/bin/sh\n# journalctl -u eventsshop-receiver -o cat: what the unit wrote\ncat "$ESR_FAKE_SYSTEMD/journal"\n' >"$work/bin/journalctl"
+chmod +x "$work/bin/journalctl"
+export PATH="$work/bin:$PATH" ESR_FAKE_SYSTEMD="$work/systemd"
+if [ ! -d /run/systemd/system ]; then mkdir -p /run/systemd/system; made_run_systemd=yes; fi
+
+# Runs the block of docs/operations.md marked <!-- run: NAME -->, verbatim.
+docs() {
+  local block
+  block=$(awk -v name="$1" '
+    $0 ~ "<!-- run: " name " -->" { armed = 1; next }
+    armed && /```sh/ { inside = 1; next }
+    inside && /```/ { exit }
+    inside { sub(/^ +/, ""); print }' docs/operations.md)
+  [ -n "$block" ] || fail "no block '$1' in docs/operations.md"
+  (cd "${docs_dir:-$work}" && bash -euo pipefail -c "$block") || fail "docs/operations.md '$1' failed"
+}
+
+# 1. Install, with PostgreSQL not yet set up (the daemon starts anyway and spools).
+docs_dir=$(dirname "$deb") docs install >/dev/null
 unit=/lib/systemd/system/eventsshop-receiver.service
 conf=/etc/eventsshop-receiver/eventsshop-receiver.conf
 user=$(sed -n 's/^User=//p' "$unit")
 [ "$user" = eventsshop-receiver ] || fail "the unit's User= is '$user'"
 id "$user" >/dev/null || fail "no system user $user"
 [ "$(stat -c '%a %U %G' "$conf")" = "640 root $user" ] || fail "$conf is $(stat -c '%a %U %G' "$conf")"
+for secret in basic-password bearer-tokens; do
+  [ "$(stat -c '%a %U' "/etc/eventsshop-receiver/$secret")" = "600 root" ] || fail "no private generated $secret"
+  [ "$(wc -c <"/etc/eventsshop-receiver/$secret")" -ge 32 ] || fail "the generated $secret is short"
+done
+[ -L /etc/systemd/system/multi-user.target.wants/eventsshop-receiver.service ] || fail "the unit is not enabled"
+grep -q '^--system --quiet start eventsshop-receiver.service\|start eventsshop-receiver.service' "$work/systemd/calls" \
+  || fail "postinst did not start the unit: $(cat "$work/systemd/calls")"
+systemctl is-active eventsshop-receiver || fail "the unit is not running after install"
 [ -f /usr/share/man/man1/eventsshop-receiver.1.gz ] || fail "no man page"
 /usr/bin/eventsshop-receiver --version
-step "installed: user $user, $conf 640 root:$user, unit, man page"
+step "installed: user $user, $conf 640 root:$user, secrets generated, unit enabled and started, man page"
 
-# The database as docs/operations.md sets it up: a role named after the service user.
-url=$(scripts/pg.sh start "$work/pg")  # fsync on: the durable defaults
-port=$(cat "$work/pg/port")
-runuser -u postgres -- psql -q -h 127.0.0.1 -p "$port" -d postgres \
-  -c "CREATE ROLE \"$user\" LOGIN" -c "ALTER DATABASE eventsshop OWNER TO \"$user\""
-# The two lines the docs say to edit: where to listen, and the database.
-listen_port=$(( 20000 + RANDOM % 10000 ))
-sed -i -e "s|^listen = .*|listen = 127.0.0.1:$listen_port|" \
-       -e "s|^database-url = .*|database-url = postgresql://$user@/eventsshop?host=$work/pg\&port=$port|" "$conf"
-# What systemd gives the service: its state directory and its credentials (copies it may read).
-mkdir -p /var/lib/eventsshop-receiver "$work/credentials"
-chown "$user:$user" /var/lib/eventsshop-receiver
-printf 'old-token-0123456789\n' >"$work/credentials/bearer-tokens"
-printf 'basic pw\n' >"$work/credentials/basic-password"
-chown -R "$user" "$work/credentials"; chmod 0500 "$work/credentials"; chmod 0400 "$work/credentials"/*
-exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
-umask_value=$(sed -n 's/^UMask=//p' "$unit")
+# The database as docs/operations.md sets it up, on a throwaway PostgreSQL (fsync on) whose socket
+# directory stands in for /run/postgresql.
+scripts/pg.sh start "$work/pg" >/dev/null
+export PGHOST=$work/pg PGPORT
+PGPORT=$(cat "$work/pg/port")
+runuser -u postgres -- dropdb eventsshop
+docs database
+# The line the docs say to edit: where the database is (its socket directory, here).
+sed -i -e "s|^database-url = .*|database-url = postgresql://$user@/eventsshop?host=$PGHOST\&port=$PGPORT|" "$conf"
 
 # 2. Start with PostgreSQL down.
 scripts/pg.sh stop "$work/pg"
-# shellcheck disable=SC2086  # the unit's command line, split as systemd splits it (no quotes in it)
-# setpriv, not runuser: it execs in place, so $! is the daemon itself and signals reach it.
-setpriv --reuid="$user" --regid="$user" --init-groups sh -c "umask $umask_value; exec env STATE_DIRECTORY=/var/lib/eventsshop-receiver \
-  CREDENTIALS_DIRECTORY=$work/credentials $exec_start" >"$work/daemon.log" 2>&1 &
-daemon=$!
-base=http://127.0.0.1:$listen_port
-for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$base/healthz" >/dev/null || { cat "$work/daemon.log" >&2; fail "the daemon does not listen with PostgreSQL down"; }
+docs restart >/dev/null
+base=http://127.0.0.1:8080
+token=$(cut -d, -f1 /etc/eventsshop-receiver/bearer-tokens)
 post() { curl -s -o "$work/answer" -w '%{http_code}' -H "Authorization: Bearer $1" --data-binary @"$2" "$base/"; }
-code=$(post old-token-0123456789 tests/fixtures/eventsinfo-object.json)
+code=$(post "$token" tests/fixtures/eventsinfo-object.json)
 [ "$code" = 202 ] && grep -q '"spooled":true' "$work/answer" || fail "with PostgreSQL down: $code $(cat "$work/answer")"
 [ "$(stat -c '%a' /var/lib/eventsshop-receiver/spool/spool.log)" = 600 ] || fail "the spool is not private (UMask)"
 step "started with PostgreSQL down: listening, delivery spooled"
@@ -75,38 +95,61 @@ scripts/pg.sh start "$work/pg" >/dev/null
 for _ in $(seq 1 300); do
   curl -fs "$base/readyz" 2>/dev/null | grep -q '"records":0' && break; sleep 0.1
 done
-curl -fs "$base/readyz" | grep -q '"records":0' || { tail -20 "$work/daemon.log" >&2; fail "the spool was not drained"; }
-stored=$(runuser -u postgres -- psql -qAt -h 127.0.0.1 -p "$port" -d eventsshop -c "SELECT count(*) FROM eventsshop.deliveries")
+curl -fs "$base/readyz" | grep -q '"records":0' || { tail -20 "$work/systemd/journal" >&2; fail "the spool was not drained"; }
+stored=$(runuser -u postgres -- psql -qAt -d eventsshop -c "SELECT count(*) FROM eventsshop.deliveries")
 [ "$stored" = 1 ] || fail "$stored deliveries stored, expected 1"
 step "PostgreSQL up: migrated by the daemon, spool drained, delivery stored"
 
-# 3. Reload with rotated credentials while deliveries flow.
-printf '{"eventId": %s}' 1 >"$work/body"
-(for i in $(seq 1 200); do printf '{"eventId": %s}' "$((700000 + i))" >"$work/flow"; post old-token-0123456789 "$work/flow"; echo; done) >"$work/flow.codes" &
+# 3. From a shell: check-config and register (dry run), as the docs write them.
+docs check-config | grep -q '^# bearer-tokens: 1 set (redacted)' || fail "check-config does not see the unit's secrets"
+docs check-config | grep -q "$token" && fail "check-config shows a secret"
+printf 'account password\n' >/etc/eventsshop-receiver/eventsshop-password; chmod 600 /etc/eventsshop-receiver/eventsshop-password
+docs register | grep -q 'https://receiver.example.com/' || fail "register --dry-run"
+rm /etc/eventsshop-receiver/eventsshop-password
+step "check-config and register --dry-run from a shell, with the unit's secrets"
+
+# Reload with a rotated token while deliveries flow (the docs' rotation).
+docs rotation-setup >/dev/null
+(for i in $(seq 1 200); do printf '{"eventId": %s}' "$((700000 + i))" >"$work/flow"; post "$token" "$work/flow"; echo; done) >"$work/flow.codes" &
 flow=$!
-chmod 0700 "$work/credentials"; printf 'new-token-abcdefghij,old-token-0123456789\n' >"$work/credentials/bearer-tokens"; chmod 0500 "$work/credentials"
-kill -HUP "$daemon"
+NEW_TOKEN=new-token-abcdefghij0123456789 docs rotate
 wait "$flow"
 bad=$(grep -vc '^20[02]$' "$work/flow.codes" || true)
 [ "$bad" = 0 ] || fail "$bad deliveries not acknowledged during the reload: $(sort "$work/flow.codes" | uniq -c)"
-code=$(post new-token-abcdefghij "$work/body")
-[ "$code" = 202 ] || { grep -v "\"request\"" "$work/daemon.log" | tail -5 >&2; fail "the rotated token is not accepted after reload: $code $(cat "$work/answer")"; }
-grep -q '"msg":"reloaded"' "$work/daemon.log" || fail "no reload in the log"
+printf '{"eventId": %s}' 1 >"$work/body"
+code=$(post new-token-abcdefghij0123456789 "$work/body")
+[ "$code" = 202 ] || fail "the rotated token is not accepted after reload: $code $(cat "$work/answer")"
+grep -q '"msg":"reloaded"' "$work/systemd/journal" || fail "no reload in the log"
+printf '{"eventId": %s}' 2 >"$work/old-token-body"
+code=$(post "$token" "$work/old-token-body")
+[ "$code" = 202 ] || fail "the old token is refused after the rotation: $code $(cat "$work/answer")"
+docs principals | grep -q 'bearer:2' || fail "the principals query shows no delivery with the old token"
 step "reloaded with a rotated token: 200 deliveries during it, all acknowledged"
-kill -TERM "$daemon"; wait "$daemon" || fail "the daemon did not exit 0 on SIGTERM"; daemon=""
-# What `journalctl -u eventsshop-receiver -o cat | jq` reads (docs/operations.md).
-jq -c . "$work/daemon.log" >/dev/null || fail "a log line is not JSON"
+docs logs >/dev/null || fail "a log line is not JSON"
+jq -c . "$work/systemd/journal" >/dev/null || fail "a log line is not JSON"
+docs backup
+[ -s /var/backups/eventsshop.dump ] || fail "no backup written"
+step "logs read by jq, backup written"
 
 # 4. Upgrade: the same source as a higher version; the edited conffile stays.
 deb2=$(ESR_DEB_VERSION="$(dpkg-deb -f "$deb" Version)+1" scripts/package.sh "$work/deb2" | tail -n 1)
+old_pid=$(cat "$work/systemd/pid")
 dpkg -i --force-confold "$deb2" >/dev/null
 [ "$(dpkg-query -W -f='${Version}' eventsshop-receiver)" = "$(dpkg-deb -f "$deb2" Version)" ] || fail "not upgraded"
-grep -q "listen = 127.0.0.1:$listen_port" "$conf" || fail "the upgrade replaced the edited conffile"
-step "upgraded to $(dpkg-deb -f "$deb2" Version): edited conffile kept"
+grep -q "^database-url = .*host=$PGHOST" "$conf" || fail "the upgrade replaced the edited conffile"
+grep -q 'restart eventsshop-receiver.service' "$work/systemd/calls" || fail "postinst did not restart the unit"
+[ "$(cat "$work/systemd/pid")" != "$old_pid" ] && systemctl is-active eventsshop-receiver || fail "the daemon was not restarted"
+code=$(post new-token-abcdefghij0123456789 "$work/body")
+[ "$code" = 200 ] || [ "$code" = 202 ] || fail "after the upgrade: $code $(cat "$work/answer")"
+docs reprocess >/dev/null
+step "upgraded to $(dpkg-deb -f "$deb2" Version): edited conffile kept, daemon restarted, reprocessed"
 
 # 5. Remove, then purge.
+pid=$(cat "$work/systemd/pid")
 dpkg -r eventsshop-receiver >/dev/null
 [ ! -e /usr/bin/eventsshop-receiver ] && [ -f "$conf" ] || fail "remove: binary left or conffile gone"
+! kill -0 "$pid" 2>/dev/null || fail "remove did not stop the daemon"
 dpkg -P eventsshop-receiver >/dev/null
-[ ! -e "$conf" ] && [ ! -e /var/lib/eventsshop-receiver ] || fail "purge left the conffile or the state"
-step "removed (conffile kept), purged (conffile and state gone)"
+[ ! -e "$conf" ] && [ ! -e /var/lib/eventsshop-receiver ] && [ ! -e /etc/eventsshop-receiver/bearer-tokens ] \
+  || fail "purge left the conffile, the secrets or the state"
+step "removed (daemon stopped, conffile kept), purged (conffile, secrets and state gone)"
