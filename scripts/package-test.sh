@@ -20,7 +20,9 @@ step() { echo "package test: $*"; }
 deb=$(realpath "${1:-$(scripts/package.sh build-deb | tail -n 1)}")
 work=$(mktemp -d /tmp/esr-package-XXXXXX); chmod 755 "$work"
 made_run_systemd=""
+policy=/usr/sbin/policy-rc.d
 cleanup() {
+  [ -e "$policy.esr-package-test" ] && mv "$policy.esr-package-test" "$policy"
   systemctl stop eventsshop-receiver >/dev/null 2>&1 || true
   scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
   dpkg -P eventsshop-receiver >/dev/null 2>&1 || true
@@ -38,6 +40,9 @@ printf '#!/bin/sh\n# journalctl -u eventsshop-receiver -o cat: what the unit wro
 chmod +x "$work/bin/journalctl"
 export PATH="$work/bin:$PATH" ESR_FAKE_SYSTEMD="$work/systemd"
 if [ ! -d /run/systemd/system ]; then mkdir -p /run/systemd/system; made_run_systemd=yes; fi
+# Container images forbid starting services from maintainer scripts; this test is about exactly
+# that, so the policy steps aside until the end.
+[ -e "$policy" ] && mv "$policy" "$policy.esr-package-test"
 
 # Runs the block of docs/operations.md marked <!-- run: NAME -->, verbatim.
 docs() {
@@ -142,6 +147,7 @@ grep -q 'restart eventsshop-receiver.service' "$work/systemd/calls" || fail "pos
 code=$(post new-token-abcdefghij0123456789 "$work/body")
 [ "$code" = 200 ] || [ "$code" = 202 ] || fail "after the upgrade: $code $(cat "$work/answer")"
 docs reprocess >/dev/null
+zcat /usr/share/man/man1/eventsshop-receiver.1.gz | grep -q 'max\\-body\\-bytes' || fail "the man page lacks serve's options"
 step "upgraded to $(dpkg-deb -f "$deb2" Version): edited conffile kept, daemon restarted, reprocessed"
 
 # 5. Remove, then purge.
