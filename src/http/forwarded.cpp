@@ -30,6 +30,27 @@ std::optional<std::array<unsigned char, 16>> parse_ip(std::string_view text) {
     return std::nullopt;
 }
 
+bool all_digits(std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// One X-Forwarded-For entry: an address, or one with a port as some proxies write it
+// ("203.0.113.9:4567", "[2001:db8::8]:443").
+std::optional<std::array<unsigned char, 16>> parse_forwarded_entry(std::string_view text) {
+    text = trim(text);
+    if (text.starts_with('[')) {
+        auto close = text.find(']');
+        if (close != std::string_view::npos && close + 1 < text.size() && text[close + 1] == ':' &&
+            all_digits(text.substr(close + 2)))
+            return parse_ip(text.substr(0, close + 1));
+    } else if (auto colon = text.find(':'); colon != std::string_view::npos && colon == text.rfind(':')) {
+        // One colon: IPv4 with a port (an IPv6 address has at least two).
+        if (!all_digits(text.substr(colon + 1))) return std::nullopt;
+        return parse_ip(text.substr(0, colon));
+    }
+    return parse_ip(text);
+}
+
 bool is_mapped_v4(const std::array<unsigned char, 16>& a) {
     for (int i = 0; i < 10; ++i)
         if (a[i]) return false;
@@ -89,7 +110,7 @@ std::string client_address(const std::string& peer, std::string_view forwarded_f
     if (!current) return {};  // not an address: unknown (NULL), never text the database refuses
     while (is_trusted(*current) && !forwarded_for.empty()) {
         auto comma = forwarded_for.rfind(',');
-        auto hop = parse_ip(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
+        auto hop = parse_forwarded_entry(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
         if (!hop) break;  // garbage: trust nothing further to the left
         current = hop;
         forwarded_for = comma == std::string_view::npos ? std::string_view() : forwarded_for.substr(0, comma);

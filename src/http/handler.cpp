@@ -125,6 +125,8 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         if (auto creds = credentials(); creds->metrics) {
             // The delivery path's bearer check (digests, constant time).
             if (!creds->metrics->authenticate(head.authorization)) {
+                if (auto refused = throttled(head.remote_addr)) return *refused;
+                metrics_.auth_failure();
                 auto r = error_response(401, "unauthorized", "/metrics needs its bearer token");
                 r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"metrics\"");
                 return r;
@@ -178,20 +180,13 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         r.headers.emplace_back("Allow", "POST");
         return r;
     }
-    if (auto wait = throttle_.blocked(head.remote_addr)) {
-        auto r = error_response(429, "too_many_failures",
-                                "too many failed authentications from this address; retry in " +
-                                    std::to_string(wait->count()) + " s");
-        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-        r.close = true;
-        return r;
-    }
-    // Checked before a byte of the body is read, so an unauthenticated body is never stored.
+    // Checked before a byte of the body is read, so an unauthenticated body is never stored; and
+    // before the throttle, so failures from an address never lock out valid credentials from it.
     auto principal =
         head.authorization.empty() ? std::nullopt : credentials()->deliveries.authenticate(head.authorization);
     if (!principal) {
+        if (auto refused = throttled(head.remote_addr)) return *refused;
         metrics_.auth_failure();
-        throttle_.failed(head.remote_addr);
         auto r = error_response(401, "unauthorized",
                                 head.authorization.empty() ? "no Authorization header"
                                                            : "the credentials in Authorization are not accepted");
@@ -208,6 +203,19 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         return r;
     }
     return Intake{m.kind, std::move(*principal), head.remote_addr, std::string(path)};
+}
+
+std::optional<Response> Handler::throttled(const std::string& address) const {
+    if (auto wait = throttle_.blocked(address)) {
+        auto r = error_response(429, "too_many_failures",
+                                "too many failed authentications from this address; retry in " +
+                                    std::to_string(wait->count()) + " s");
+        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+        r.close = true;
+        return r;
+    }
+    throttle_.failed(address);
+    return std::nullopt;
 }
 
 void Handler::on_body(const Intake& intake, std::string body, std::function<void(Response)> done) const {

@@ -147,7 +147,12 @@ private:
         head_.target = std::string(req.target());
         head_.authorization = std::string(req[bhttp::field::authorization]);
         if (auto length = parser_->content_length()) head_.content_length = *length;
-        head_.remote_addr = client_address(remote_, req["X-Forwarded-For"], state_.trusted_proxies);
+        // Every field line, joined: RFC 9110 5.3 makes them one list, and a proxy may append its own
+        // line rather than extend the client's.
+        std::string forwarded_for;
+        for (auto [line, end] = req.equal_range("X-Forwarded-For"); line != end; ++line)
+            forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(line->value());
+        head_.remote_addr = client_address(remote_, forwarded_for, state_.trusted_proxies);
         head_.metrics_listener = metrics_listener_;
         keep_alive_ = req.keep_alive();
 

@@ -462,6 +462,23 @@ BOOST_AUTO_TEST_CASE(x_forwarded_for_is_believed_only_from_trusted_proxies) {
     BOOST_TEST(site.daemon->log().find("\"remote_addr\":\"203.0.113.9\"") != std::string::npos);
 }
 
+// Issue 13 (RFC 9110 5.3): several X-Forwarded-For field lines are one list. Only the first line
+// was read, so behind a proxy that appends its own line the client chose its address.
+BOOST_AUTO_TEST_CASE(every_x_forwarded_for_line_is_read) {
+    Site site({"--trusted-proxies", "127.0.0.0/8"});
+    const std::string body = unique_body("xff lines");
+    RawConnection raw(site.port);
+    raw.send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + bearer_new +
+             "\r\nX-Forwarded-For: 198.51.100.66\r\nX-Forwarded-For: 203.0.113.5\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    const std::string answer = raw.receive_until_close(std::chrono::seconds(10));
+    BOOST_TEST_REQUIRE(answer.find("HTTP/1.1 202") == 0u, answer);
+    pqxx::connection c(site.pg.url());
+    pqxx::nontransaction tx(c);
+    BOOST_TEST(tx.exec1("SELECT host(remote_addr) FROM eventsshop.deliveries ORDER BY id DESC LIMIT 1")[0].as<std::string>() ==
+               "203.0.113.5");
+}
+
 BOOST_AUTO_TEST_CASE(metrics_on_their_own_address_behind_a_token) {
     auto env = world().env;
     env["ESR_METRICS_TOKEN"] = "scrape-token";

@@ -59,4 +59,15 @@ BOOST_AUTO_TEST_CASE(an_ipv6_zone_never_reaches_the_database) {
     BOOST_TEST(client_address("not an address", "", {}) == "");
 }
 
+// Issue 13: an entry with a port fell back to the proxy's address.
+BOOST_AUTO_TEST_CASE(entries_with_a_port_name_their_address) {
+    auto trusted = cidrs({"127.0.0.1"});
+    BOOST_TEST(client_address("127.0.0.1", "203.0.113.9:4567", trusted) == "203.0.113.9");
+    BOOST_TEST(client_address("127.0.0.1", "[2001:db8::8]:443", trusted) == "2001:db8::8");
+    BOOST_TEST(client_address("127.0.0.1", "198.51.100.1:80, 203.0.113.9:4567", trusted) == "203.0.113.9");
+    // A bare IPv6 address is not an address and a port.
+    BOOST_TEST(client_address("127.0.0.1", "2001:db8::1", trusted) == "2001:db8::1");
+    BOOST_TEST(client_address("127.0.0.1", "203.0.113.9:port", trusted) == "127.0.0.1");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

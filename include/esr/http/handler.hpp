@@ -89,6 +89,8 @@ public:
 private:
     std::variant<Response, Intake> decide(const RequestHead& head, std::string_view path, const Match& match) const;
     boost::json::object ready_body(std::string_view status) const;
+    /// A failed authentication from `address`: 429 if it is past its limit, else counted.
+    std::optional<Response> throttled(const std::string& address) const;
 
     const Config& config_;
     std::shared_ptr<const Credentials> credentials() const {
