@@ -10,6 +10,7 @@
 #   3. check-config and register from a shell; reload with a rotated token while deliveries flow
 #   4. upgrade to a rebuilt package with a higher version: conffile kept, daemon restarted
 #   5. remove (daemon stopped; conffile and user stay), purge (conffile, secrets and state gone)
+#   6. install from source as the docs say, in a clone: the unit runs the binary the install put in place
 # Root only. Usage: scripts/package-test.sh [DEB]   (default: builds one with scripts/package.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,10 @@ cleanup() {
   dpkg -P eventsshop-receiver >/dev/null 2>&1 || true
   [ -n "$made_run_systemd" ] && rmdir /run/systemd/system /run/systemd 2>/dev/null || true
   rm -f /var/backups/eventsshop.dump
+  if [ -f "$work/src/build/install_manifest.txt" ]; then
+    xargs rm -f <"$work/src/build/install_manifest.txt"
+    rm -rf /etc/eventsshop-receiver /var/lib/eventsshop-receiver /etc/systemd/system/multi-user.target.wants/eventsshop-receiver.service
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -159,3 +164,18 @@ dpkg -P eventsshop-receiver >/dev/null
 [ ! -e "$conf" ] && [ ! -e /var/lib/eventsshop-receiver ] && [ ! -e /etc/eventsshop-receiver/bearer-tokens ] \
   || fail "purge left the conffile, the secrets or the state"
 step "removed (daemon stopped, conffile kept), purged (conffile, secrets and state gone)"
+
+# 6. From source, in a clone of what is committed, as the docs say; the database as before.
+git clone -q "$repo" "$work/src"
+docs_dir=$work/src docs source-install >"$work/source-install.log" 2>&1 || { tail -20 "$work/source-install.log" >&2; exit 1; }
+unit=/usr/local/lib/systemd/system/eventsshop-receiver.service
+grep -q '^ExecStart=/usr/local/bin/eventsshop-receiver serve' "$unit" || fail "the source install's unit: $(grep ExecStart "$unit")"
+systemctl is-active eventsshop-receiver || fail "the source-installed unit is not running"
+sed -i -e "s|^database-url = .*|database-url = postgresql://$user@/eventsshop?host=$PGHOST\&port=$PGPORT|" "$conf"
+docs restart >/dev/null
+token=$(cut -d, -f1 /etc/eventsshop-receiver/bearer-tokens)
+printf '{"eventId": %s}' 3 >"$work/source-body"
+code=$(post "$token" "$work/source-body")
+[ "$code" = 202 ] || fail "the source install does not store deliveries: $code $(cat "$work/answer")"
+systemctl stop eventsshop-receiver
+step "installed from source: the unit runs /usr/local/bin/eventsshop-receiver and stores deliveries"
