@@ -58,7 +58,7 @@ docs() {
     inside && /```/ { exit }
     inside { sub(/^ +/, ""); print }' docs/operations.md)
   [ -n "$block" ] || fail "no block '$1' in docs/operations.md"
-  (cd "${docs_dir:-$work}" && bash -euo pipefail -c "$block") || fail "docs/operations.md '$1' failed"
+  (cd "${docs_dir:-$work}" && bash -euo pipefail -c "$block") || { echo "package test: docs/operations.md '$1' failed" >&2; return 1; }
 }
 
 # 1. Install, with PostgreSQL not yet set up (the daemon starts anyway and spools).
@@ -167,7 +167,7 @@ step "removed (daemon stopped, conffile kept), purged (conffile, secrets and sta
 
 # 6. From source, in a clone of what is committed, as the docs say; the database as before.
 git clone -q "$repo" "$work/src"
-docs_dir=$work/src docs source-install >"$work/source-install.log" 2>&1 || { tail -20 "$work/source-install.log" >&2; exit 1; }
+docs_dir=$work/src docs source-install >"$work/source-install.log" 2>&1 || { tail -20 "$work/source-install.log" >&2; fail "the source install failed"; }
 unit=/usr/local/lib/systemd/system/eventsshop-receiver.service
 grep -q '^ExecStart=/usr/local/bin/eventsshop-receiver serve' "$unit" || fail "the source install's unit: $(grep ExecStart "$unit")"
 systemctl is-active eventsshop-receiver || fail "the source-installed unit is not running"

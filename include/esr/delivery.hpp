@@ -67,7 +67,10 @@ struct StoreOutcome {
     Status status = Status::failed;
     std::int64_t delivery_id = 0;
     Kind kind = Kind::unclassified;
-    std::string detail;
+    std::string detail;  // for the log: may hold PostgreSQL's text (hosts, roles, tables)
+    // unavailable, failed: what the sender is told instead, a class ("database_unavailable",
+    // "queue_full", "spool_full", "stopping", "database_refused").
+    std::string reason;
     std::int64_t record_count = 0;
     std::string error_code;  // for `rejected`: invalid_json, kind_mismatch
 
@@ -78,8 +81,16 @@ struct StoreOutcome {
         return with(Status::duplicate, id, kind, records);
     }
     static StoreOutcome spooled(Kind kind, std::int64_t records) { return with(Status::spooled, 0, kind, records); }
-    static StoreOutcome unavailable(std::string why) { return why_not(Status::unavailable, std::move(why)); }
-    static StoreOutcome failed(std::string why) { return why_not(Status::failed, std::move(why)); }
+    static StoreOutcome unavailable(std::string why, std::string reason = "database_unavailable") {
+        auto out = why_not(Status::unavailable, std::move(why));
+        out.reason = std::move(reason);
+        return out;
+    }
+    static StoreOutcome failed(std::string why) {
+        auto out = why_not(Status::failed, std::move(why));
+        out.reason = "database_refused";
+        return out;
+    }
     static StoreOutcome rejected(std::string code, std::string why) {
         auto out = why_not(Status::rejected, std::move(why));
         out.error_code = std::move(code);
@@ -161,9 +172,11 @@ public:
 
         static constexpr unsigned failing_drains_when_stuck = 3;
         /// Why /readyz says not ready on the spool's account; empty when it works.
-        std::string trouble() const {
-            if (!in_service) return "the spool is out of service after a write it could not undo: see the log";
-            if (failing_drains >= failing_drains_when_stuck) return "the spool cannot be drained: " + drain_error;
+        /// What keeps the spool from doing its job, as a class fit for a public answer (the
+        /// writer logs the error itself); empty when nothing does.
+        std::string_view trouble_class() const {
+            if (!in_service) return "spool_out_of_service";
+            if (failing_drains >= failing_drains_when_stuck) return "spool_not_draining";
             return {};
         }
     };
@@ -186,8 +199,10 @@ Delivery make_delivery(std::string body, std::optional<Kind> declared, const std
 class ReadinessProbe {
 public:
     virtual ~ReadinessProbe() = default;
-    /// Empty when ready, else why not.
+    /// Empty when ready, else why not (for the log: it may name hosts, ports and users).
     virtual std::string not_ready_reason() const = 0;
+    /// The same as a class fit for a public answer: "database_unavailable", "schema_behind".
+    virtual std::string not_ready_class() const { return not_ready_reason().empty() ? "" : "database_unavailable"; }
 };
 
 }  // namespace esr

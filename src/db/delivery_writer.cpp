@@ -95,7 +95,7 @@ std::optional<DeliverySink::SpoolDepth> DeliveryWriter::spool_depth() const {
     return out;
 }
 
-void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why) {
+void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why, const std::string& reason) {
     // What would be 400 with PostgreSQL up is 400 with it down: a large body is parsed first (a
     // small one was on arrival), and a refused body is never spooled.
     if (!validate_unparsed(p.delivery)) {
@@ -103,12 +103,13 @@ void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why) {
                      {{"error", p.delivery.rejected_because}, {"bytes", p.delivery.body.size()}});
         return p.done(StoreOutcome::rejected(p.delivery.rejected_code, p.delivery.rejected_because));
     }
-    if (!spool_) return p.done(StoreOutcome::unavailable(why));
+    if (!spool_) return p.done(StoreOutcome::unavailable(why, reason));
     auto kind = p.delivery.kind;
     auto records = static_cast<std::int64_t>(p.delivery.validated_records.value_or(p.delivery.records.record_count()));
     spool_->append(p.delivery, [done = std::move(p.done), why, kind, records](bool durable) {
         done(durable ? StoreOutcome::spooled(kind, records)
-                     : StoreOutcome::unavailable(why + ", and the spool cannot take it (full or out of service)"));
+                     : StoreOutcome::unavailable(why + ", and the spool cannot take it (full or out of service)",
+                                                 "spool_full"));
     });
     {
         std::lock_guard lock(mutex_);
@@ -120,10 +121,12 @@ void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why) {
 void DeliveryWriter::submit(Delivery delivery, Callback done) {
     Lane& lane = delivery.unparsed ? large_ : small_;
     const char* refusal = nullptr;  // answered outside the lock
+    const char* refusal_reason = "queue_full";
     {
         std::lock_guard lock(mutex_);
         if (stopping_) {
             refusal = "the daemon is stopping";
+            refusal_reason = "stopping";
         } else if (lane.queue.size() < lane.capacity) {
             lane.queue.push_back({std::move(delivery), std::move(done)});
             lane.wake.notify_one();
@@ -138,8 +141,8 @@ void DeliveryWriter::submit(Delivery delivery, Callback done) {
             refusal = "the write queue for large deliveries is full";
         }
     }
-    if (refusal) return done(StoreOutcome::unavailable(refusal));
-    spool_or_refuse({std::move(delivery), std::move(done)}, "the write queue is full");
+    if (refusal) return done(StoreOutcome::unavailable(refusal, refusal_reason));
+    spool_or_refuse({std::move(delivery), std::move(done)}, "the write queue is full", "queue_full");
 }
 
 void DeliveryWriter::run_overflow() {
@@ -152,13 +155,14 @@ void DeliveryWriter::run_overflow() {
             p = std::move(overflow_.queue.front());
             overflow_.queue.pop_front();
         }
-        spool_or_refuse(std::move(p), "the write queue for large deliveries is full");
+        spool_or_refuse(std::move(p), "the write queue for large deliveries is full", "queue_full");
     }
 }
 
 void DeliveryWriter::answer(std::vector<Pending>& batch, std::vector<StoreOutcome>& outcomes) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (outcomes[i].status == Status::unavailable) spool_or_refuse(std::move(batch[i]), outcomes[i].detail);
+        if (outcomes[i].status == Status::unavailable)
+            spool_or_refuse(std::move(batch[i]), outcomes[i].detail, outcomes[i].reason);
         else batch[i].done(std::move(outcomes[i]));
     }
 }

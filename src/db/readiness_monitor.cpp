@@ -32,9 +32,19 @@ std::string ReadinessMonitor::not_ready_reason() const {
     return reason_;
 }
 
+std::string ReadinessMonitor::not_ready_class() const {
+    std::lock_guard lock(mutex_);
+    return reason_.empty() ? std::string() : class_;
+}
+
 namespace {
 
-std::string check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection) {
+struct NotReady {
+    std::string reason;  // for the log
+    std::string cls;     // for the public answer
+};
+
+NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection) {
     try {
         if (!connection) connection = connect(config, "readiness");
         int applied = applied_schema_version(*connection);
@@ -47,17 +57,19 @@ std::string check_once(const Config& config, std::unique_ptr<pqxx::connection>& 
                 applied = applied_schema_version(*connection);
             } catch (const std::exception& e) {
                 connection.reset();
-                return "the database schema is at version " + std::to_string(applied) + ", this build needs " +
-                       std::to_string(needed) + ", and migrating failed: " + first_line(e.what());
+                return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
+                            std::to_string(needed) + ", and migrating failed: " + first_line(e.what()),
+                        "schema_behind"};
             }
         }
         if (applied < needed)
-            return "the database schema is at version " + std::to_string(applied) + ", this build needs " +
-                   std::to_string(needed) + ": run 'eventsshop-receiver migrate'";
+            return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
+                        std::to_string(needed) + ": run 'eventsshop-receiver migrate'",
+                    "schema_behind"};
         return {};
     } catch (const std::exception& e) {
         connection.reset();
-        return "the database is unreachable: " + first_line(e.what());
+        return {"the database is unreachable: " + first_line(e.what()), "database_unavailable"};
     }
 }
 
@@ -68,13 +80,14 @@ void ReadinessMonitor::run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         lock.unlock();
-        std::string reason = check_once(config_, connection);
+        NotReady now = check_once(config_, connection);
         lock.lock();
-        if (reason != reason_) {
-            if (reason.empty()) log::info("ready");
-            else log::warning("not ready", {{"reason", reason}});
+        if (now.reason != reason_) {
+            if (now.reason.empty()) log::info("ready");
+            else log::warning("not ready", {{"reason", now.reason}, {"class", now.cls}});
         }
-        reason_ = std::move(reason);
+        reason_ = std::move(now.reason);
+        class_ = std::move(now.cls);
         if (!checked_once_) {
             checked_once_ = true;
             wake_.notify_all();

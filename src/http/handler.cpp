@@ -47,6 +47,19 @@ Response error_response(unsigned status, std::string_view code, std::string_view
     return json_response(status, {{"error", code}, {"detail", detail}});
 }
 
+namespace {
+
+// What a sender is told for each reason class: our words, never the server's.
+std::string_view public_detail(std::string_view reason) {
+    if (reason == "queue_full") return "the write queue is full; retry later";
+    if (reason == "spool_full") return "the database cannot take deliveries now and the spool is full; retry later";
+    if (reason == "stopping") return "the receiver is stopping; retry later";
+    if (reason == "database_refused") return "the delivery was not stored; the receiver's log says why";
+    return "the database cannot take deliveries now; retry later";
+}
+
+}  // namespace
+
 Metrics::Route metrics_route(const Match& m) {
     switch (m.route) {
         case Route::healthz: return Metrics::Route::healthz;
@@ -94,10 +107,7 @@ boost::json::object Handler::ready_body(std::string_view status) const {
                               {"oldest_age_seconds", static_cast<std::uint64_t>(spool->oldest_age_seconds)},
                               {"quarantined", spool->quarantined},
                               {"in_service", spool->in_service}};
-        if (spool->failing_drains > 0) {
-            o["failing_drains"] = spool->failing_drains;
-            o["drain_error"] = spool->drain_error;
-        }
+        if (spool->failing_drains > 0) o["failing_drains"] = spool->failing_drains;  // the error: in the log
         body["spool"] = std::move(o);
     }
     return body;
@@ -117,10 +127,12 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
 
     if (m.route == Route::none) return error_response(404, "not_found", "no such path: " + std::string(path));
 
-    if (head.metrics_listener && m.route != Route::metrics && m.route != Route::healthz && m.route != Route::readyz)
+    const bool internal = m.route == Route::metrics || m.route == Route::healthz || m.route == Route::readyz;
+    if (head.metrics_listener && !internal)
         return error_response(404, "not_found", "this address serves /metrics, /healthz and /readyz only");
-    if (m.route == Route::metrics && config_.metrics_listen && !head.metrics_listener)
-        return error_response(404, "not_found", "/metrics is served on --metrics-listen");
+    // Internal endpoints stay off the public address once they have one of their own.
+    if (internal && config_.metrics_listen && !head.metrics_listener)
+        return error_response(404, "not_found", "no such path: " + std::string(path));
     if (m.route == Route::metrics) {
         if (auto creds = credentials(); creds->metrics) {
             // The delivery path's bearer check (digests, constant time).
@@ -162,12 +174,15 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
             return r;
         }
         if (m.route == Route::healthz) return json_response(200, {{"status", "ok"}});
-        std::string reason = readiness_.not_ready_reason();
-        if (auto spool = sink_.spool_depth(); reason.empty() && spool) reason = spool->trouble();
+        // A class, not the reason itself: libpq's text names hosts, ports and users. The monitor
+        // and the spool log the text when it changes.
+        std::string reason = readiness_.not_ready_class();
+        if (auto spool = sink_.spool_depth(); reason.empty() && spool) reason = spool->trouble_class();
         if (!reason.empty()) {
             auto body = ready_body("not_ready");
             body["error"] = "not_ready";
-            body["detail"] = reason;
+            body["reason"] = reason;
+            body["detail"] = "not ready to store deliveries; the daemon's log says why";
             auto r = json_response(503, body);
             r.headers.emplace_back("Retry-After", "5");
             return r;
@@ -249,13 +264,21 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
                 r.kind = to_string(out.kind);
                 return done(std::move(r));
             }
+            // The sender gets a class; the detail (PostgreSQL's text: hosts, roles, tables) goes to
+            // the log only.
             case S::unavailable: {
-                auto r = error_response(503, "unavailable", "the delivery was not stored: " + out.detail);
+                log::warning("delivery not stored: retry asked", {{"reason", out.reason}, {"error", out.detail}});
+                auto r = json_response(503, {{"error", "unavailable"},
+                                             {"reason", out.reason},
+                                             {"detail", public_detail(out.reason)}});
                 r.headers.emplace_back("Retry-After", "5");
                 return done(std::move(r));
             }
             case S::failed:
-                return done(error_response(500, "store_failed", "the delivery was not stored: " + out.detail));
+                log::error("delivery not stored: the database refused it", {{"error", out.detail}});
+                return done(json_response(500, {{"error", "store_failed"},
+                                                {"reason", out.reason},
+                                                {"detail", public_detail(out.reason)}}));
             case S::rejected:
                 return done(error_response(400, out.error_code, out.detail));
             case S::spooled: {

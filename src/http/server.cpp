@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <chrono>
+#include <limits>
 #include <list>
 #include <unordered_map>
 #include <mutex>
@@ -63,6 +64,18 @@ struct SharedState {
         auto it = per_address.find(peer);
         if (it != per_address.end() && --it->second == 0) per_address.erase(it);
     }
+    /// X-Forwarded-For from a peer not trusted with it: ignored, and said at most once a minute
+    /// (a proxy missing from --trusted-proxies makes every client look like the proxy).
+    void untrusted_forwarding(const std::string& peer) {
+        const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        auto last = last_untrusted_warning.load();
+        if (now - last < std::chrono::steady_clock::duration(std::chrono::minutes(1)).count()) return;
+        if (!last_untrusted_warning.compare_exchange_strong(last, now)) return;
+        log::warning("X-Forwarded-For ignored from a peer not in --trusted-proxies; if it is your proxy, add it",
+                     {{"peer", peer}});
+    }
+    std::atomic<std::chrono::steady_clock::rep> last_untrusted_warning{
+        std::numeric_limits<std::chrono::steady_clock::rep>::min() / 2};
     std::atomic<std::size_t> connections{0};
     std::atomic<bool> stopping{false};
     std::mutex mutex;
@@ -153,6 +166,7 @@ private:
         for (auto [line, end] = req.equal_range("X-Forwarded-For"); line != end; ++line)
             forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(line->value());
         head_.remote_addr = client_address(remote_, forwarded_for, state_.trusted_proxies);
+        if (!forwarded_for.empty() && !is_trusted(remote_, state_.trusted_proxies)) state_.untrusted_forwarding(remote_);
         head_.metrics_listener = metrics_listener_;
         keep_alive_ = req.keep_alive();
 
@@ -160,6 +174,7 @@ private:
         if (auto* early = std::get_if<Response>(&decision)) {
             // A body we will not read must not be taken for the next request: close instead.
             bool body_pending = !parser_->is_done();
+            unread_body_ = body_pending;
             return answer(std::move(*early), early->close || body_pending);
         }
         intake_ = std::move(std::get<Intake>(decision));
@@ -277,6 +292,7 @@ private:
         log_request(r, res->body().size());
         stream_.expires_after(state_.config.body_timeout);
         bhttp::async_write(stream_, *res, [self = shared_from_this(), res, close_connection](error_code ec, std::size_t) {
+            if (!ec && close_connection && self->unread_body_) return self->linger();
             if (ec || close_connection) return self->close();
             self->first_request_ = false;
             self->read_header();
@@ -307,6 +323,26 @@ private:
         stream_.close();
     }
 
+    // Refused at its header, the body was never read. Closing now would make the kernel answer the
+    // bytes still arriving with a reset, which can destroy our answer before the peer reads it (a
+    // proxy streaming the body then reports 502). So, like nginx's lingering close: stop sending,
+    // read and drop what comes for a short while, then close.
+    void linger() {
+        error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.expires_after(std::chrono::seconds(2));
+        buffer_.clear();
+        discard(0);
+    }
+    void discard(std::size_t dropped) {
+        constexpr std::size_t at_most = 4 << 20;
+        stream_.async_read_some(buffer_.prepare(16 << 10), [self = shared_from_this(), dropped](error_code ec, std::size_t n) {
+            self->buffer_.clear();
+            if (ec || dropped + n > at_most) return self->close();
+            self->discard(dropped + n);
+        });
+    }
+
     SharedState& state_;
     beast::tcp_stream stream_;
     net::steady_timer body_timer_{stream_.get_executor()};
@@ -317,6 +353,7 @@ private:
     std::string remote_;
     RequestHead head_;
     std::optional<Intake> intake_;
+    bool unread_body_ = false;  // refused at its header with its body still to come
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point body_started_;
     std::uint64_t body_bytes_ = 0;

@@ -34,7 +34,8 @@ std::unique_ptr<Daemon> start_daemon(int port, const std::map<std::string, std::
     auto d = std::make_unique<Daemon>(args, env, log_dir / ("daemon-" + std::to_string(port) + ".log"));
     for (int i = 0; i < 100; ++i) {
         try {
-            if (HttpClient(port).request("GET", "/healthz").status == 200) return d;
+            // Any answer means it listens (with --metrics-listen, /healthz is not on this port).
+            if (HttpClient(port).request("GET", "/healthz").status != 0) return d;
         } catch (const std::exception&) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));

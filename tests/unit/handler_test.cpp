@@ -133,10 +133,13 @@ BOOST_AUTO_TEST_CASE(paths_name_the_kind_and_base_path_is_honoured) {
 
 BOOST_AUTO_TEST_CASE(readiness_follows_the_probe) {
     BOOST_TEST(header_answer({"GET", "/readyz", "", {}, ""}).status == 200u);
-    readiness.reason = "the database is unreachable: boom";
+    // Issue 13: the public answer carries a reason class, never the server's error text (libpq's
+    // names hosts, addresses, ports and users); the text goes to the log.
+    readiness.reason = "the database is unreachable: connection to server at \"10.9.8.7\", port 5432 failed";
     auto r = header_answer({"GET", "/readyz", "", {}, ""});
     BOOST_TEST(r.status == 503u);
-    BOOST_TEST(json(r).at("detail").as_string() == "the database is unreachable: boom");
+    BOOST_TEST(json(r).at("reason").as_string() == "database_unavailable");
+    BOOST_TEST(r.body.find("10.9.8.7") == std::string::npos, r.body);
     BOOST_TEST(header_answer({"GET", "/healthz", "", {}, ""}).status == 200u);
 }
 
@@ -240,6 +243,24 @@ BOOST_AUTO_TEST_CASE(metrics_token_and_separate_listener) {
     BOOST_TEST(header_answer(delivery_there).status == 404u);  // deliveries only on the main address
     RequestHead health_there{"GET", "/healthz", "", {}, "", true};
     BOOST_TEST(header_answer(health_there).status == 200u);
+    // Issue 13: with --metrics-listen, all three internal endpoints move there.
+    BOOST_TEST(header_answer({"GET", "/healthz", "", {}, ""}).status == 404u);
+    BOOST_TEST(header_answer({"GET", "/readyz", "", {}, ""}).status == 404u);
+}
+
+// Issue 13: 503 and 500 answers said PostgreSQL's error text to the sender.
+BOOST_AUTO_TEST_CASE(store_failures_answer_a_reason_class_not_server_text) {
+    sink.answer = StoreOutcome::unavailable("connection to server at \"10.9.8.7\", port 5432 failed: FATAL: role \"app\"");
+    auto r = body_answer(intake(post("/")), R"({"eventId": 1})");
+    BOOST_TEST(r.status == 503u);
+    BOOST_TEST(json(r).at("reason").as_string() == "database_unavailable");
+    BOOST_TEST(r.body.find("10.9.8.7") == std::string::npos, r.body);
+    BOOST_TEST(r.body.find("app") == std::string::npos, r.body);
+    sink.answer = StoreOutcome::failed("ERROR: permission denied for table deliveries");
+    r = body_answer(intake(post("/")), R"({"eventId": 2})");
+    BOOST_TEST(r.status == 500u);
+    BOOST_TEST(json(r).at("reason").as_string() == "database_refused");
+    BOOST_TEST(r.body.find("permission") == std::string::npos, r.body);
 }
 
 
@@ -263,7 +284,8 @@ BOOST_AUTO_TEST_CASE(a_stuck_spool_is_not_ready_and_its_state_is_exported) {
     auto r = f.header_answer(ready);
     BOOST_TEST(r.status == 503u);
     auto j = boost::json::parse(r.body);
-    BOOST_TEST(std::string(j.at("detail").as_string()).find("cannot be drained: boom") != std::string::npos, r.body);
+    BOOST_TEST(j.at("reason").as_string() == "spool_not_draining", r.body);
+    BOOST_TEST(r.body.find("boom") == std::string::npos, r.body);
     BOOST_TEST(j.at("spool").at("quarantined").to_number<int>() == 2);
 
     spool.failing_drains = 0;

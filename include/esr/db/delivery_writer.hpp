@@ -74,7 +74,8 @@ private:
     /// to be drained again: repeats are duplicates).
     std::size_t drain(pqxx::connection_base& connection, const std::filesystem::path& file);
     /// Validated, then durable in the spool; or refused (400) if invalid; or unavailable with `why`.
-    void spool_or_refuse(Pending&& pending, const std::string& why);
+    /// `why` for the log; `reason` the class the sender hears if the spool cannot take it either.
+    void spool_or_refuse(Pending&& pending, const std::string& why, const std::string& reason = "database_unavailable");
     /// Answers every caller of `batch` from what store() made of it; spools what it could not take.
     void answer(std::vector<Pending>& batch, std::vector<StoreOutcome>& outcomes);
 

@@ -25,6 +25,7 @@ public:
     void stop();
 
     std::string not_ready_reason() const override;
+    std::string not_ready_class() const override;
 
 private:
     void run();
@@ -33,6 +34,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::string reason_ = "not checked yet";
+    std::string class_ = "database_unavailable";
     bool checked_once_ = false;
     bool stopping_ = false;
     std::thread thread_;
