@@ -9,6 +9,7 @@ packages=(
   libboost-test1.81-dev libboost-system1.81-dev
   libpqxx-dev libpq-dev libssl-dev openssl
   nginx
+  prometheus
   time jq
   postgresql-15 postgresql-client-15
 )

@@ -1,6 +1,19 @@
 #include "esr/metrics.hpp"
 
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#ifndef ESR_VERSION
+#define ESR_VERSION "0.0.0-unknown"
+#endif
 
 namespace esr {
 namespace {
@@ -25,6 +38,50 @@ void sample(std::string& out, const std::string& name, const std::string& labels
 
 void sample_real(std::string& out, const std::string& name, const std::string& labels, double v) {
     out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + number(v) + "\n";
+}
+
+// The process_* series every Prometheus client library exports, from /proc, so the usual
+// dashboards and alerts work unchanged.
+void render_process(std::string& out) {
+    std::ifstream stat_file("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) return;
+    std::istringstream fields(stat.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), std::istream_iterator<std::string>()};
+    if (f.size() < 22) return;
+    // f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+    const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+    double boot = 0;
+    std::ifstream proc_stat("/proc/stat");
+    for (std::string key; proc_stat >> key;) {
+        if (key == "btime") {
+            proc_stat >> boot;
+            break;
+        }
+        proc_stat.ignore(1 << 20, '\n');
+    }
+    std::size_t open_fds = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+        ++open_fds;
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+
+    header(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.");
+    sample_real(out, "process_cpu_seconds_total", "", cpu);
+    header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sample_real(out, "process_resident_memory_bytes", "", std::stod(f[21]) * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+    header(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sample_real(out, "process_virtual_memory_bytes", "", std::stod(f[20]));
+    header(out, "process_open_fds", "gauge", "Open file descriptors.");
+    sample(out, "process_open_fds", "", open_fds);
+    header(out, "process_max_fds", "gauge", "The limit on open file descriptors.");
+    sample(out, "process_max_fds", "", files.rlim_cur);
+    header(out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");
+    sample_real(out, "process_start_time_seconds", "", boot + std::stod(f[19]) / ticks);
 }
 
 }  // namespace
@@ -62,10 +119,12 @@ void Metrics::request(Route route, unsigned status, std::chrono::microseconds du
 
 void Metrics::delivery(Kind kind, std::int64_t records, bool duplicate, bool spooled) {
     auto k = static_cast<std::size_t>(kind);
-    if (duplicate) {
+    if (duplicate) {  // EventsShop is delivering, even if it sent this body before
+        last_delivery_unix_[k].store(static_cast<std::int64_t>(std::time(nullptr)), std::memory_order_relaxed);
         duplicates_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
+    last_delivery_unix_[k].store(static_cast<std::int64_t>(std::time(nullptr)), std::memory_order_relaxed);
     deliveries_[k].fetch_add(1, std::memory_order_relaxed);
     records_[k].fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(records, 0)), std::memory_order_relaxed);
     if (spooled) spooled_.fetch_add(1, std::memory_order_relaxed);
@@ -100,6 +159,11 @@ std::string Metrics::render(const Gauges& g) const {
     for (auto k : kinds)
         sample(out, "eventsshop_deliveries_total", "kind=\"" + std::string(to_string(k)) + "\"",
                deliveries_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed));
+    header(out, "eventsshop_last_delivery_timestamp_seconds", "gauge",
+           "When a delivery of this kind was last acknowledged, since the Unix epoch (0: none since the start).");
+    for (auto k : kinds)
+        sample(out, "eventsshop_last_delivery_timestamp_seconds", "kind=\"" + std::string(to_string(k)) + "\"",
+               static_cast<std::uint64_t>(last_delivery_unix_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed)));
     header(out, "eventsshop_records_total", "counter", "Typed rows derived from acknowledged deliveries, by kind.");
     for (auto k : kinds)
         sample(out, "eventsshop_records_total", "kind=\"" + std::string(to_string(k)) + "\"",
@@ -120,6 +184,9 @@ std::string Metrics::render(const Gauges& g) const {
     header(out, "eventsshop_connections_open", "gauge", "HTTP connections open.");
     sample(out, "eventsshop_connections_open", "",
            static_cast<std::uint64_t>(std::max<std::int64_t>(connections_.load(std::memory_order_relaxed), 0)));
+    header(out, "eventsshop_connections_refused_total", "counter",
+           "Connections turned away at --max-connections or --max-connections-per-address.");
+    sample(out, "eventsshop_connections_refused_total", "", connections_refused_.load(std::memory_order_relaxed));
     header(out, "eventsshop_queue_depth", "gauge", "Deliveries waiting for a database writer.");
     sample(out, "eventsshop_queue_depth", "", g.queue_depth);
     // Always present (0 without a spool), so an alert on them cannot silently never fire.
@@ -144,6 +211,9 @@ std::string Metrics::render(const Gauges& g) const {
     sample(out, "eventsshop_spool_in_service", "", g.spool_enabled && g.spool_in_service ? 1 : 0);
     header(out, "eventsshop_database_up", "gauge", "1 while PostgreSQL is reachable and migrated.");
     sample(out, "eventsshop_database_up", "", g.database_up ? 1 : 0);
+    header(out, "eventsshop_build_info", "gauge", "The running build: its version, as a label.");
+    sample(out, "eventsshop_build_info", "version=\"" ESR_VERSION "\"", 1);
+    render_process(out);
     return out;
 }
 

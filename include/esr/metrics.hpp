@@ -39,6 +39,8 @@ public:
     void commit(std::chrono::microseconds duration);
     void connection_opened() { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+    /// A connection turned away at --max-connections or --max-connections-per-address.
+    void connection_refused() { connections_refused_.fetch_add(1, std::memory_order_relaxed); }
 
     std::string render(const Gauges& gauges) const;
 
@@ -51,7 +53,8 @@ private:
         void observe(std::chrono::microseconds d);
         void render(std::string& out, const std::string& name, const std::string& labels) const;
     };
-    static constexpr std::array<unsigned, 12> statuses{200, 202, 400, 401, 404, 405, 413, 429, 431, 500, 503, 0};
+    // Every status the daemon answers, so none is exported as "other" (the 0 at the end).
+    static constexpr std::array<unsigned, 13> statuses{200, 202, 400, 401, 404, 405, 408, 413, 429, 431, 500, 503, 0};
 
     std::array<std::array<std::atomic<std::uint64_t>, statuses.size()>, route_count> requests_{};
     std::array<Histogram, route_count> request_seconds_{};
@@ -59,6 +62,8 @@ private:
     std::atomic<std::uint64_t> duplicates_{0}, spooled_{0}, auth_failures_{0}, bytes_received_{0};
     std::atomic<std::uint64_t> rejected_invalid_json_{0}, rejected_kind_mismatch_{0};
     std::atomic<std::int64_t> connections_{0};
+    std::atomic<std::uint64_t> connections_refused_{0};
+    std::array<std::atomic<std::int64_t>, 4> last_delivery_unix_{};  // by Kind; 0: none since start
     Histogram commit_seconds_;
 };
 

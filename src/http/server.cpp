@@ -37,6 +37,20 @@ using error_code = boost::system::error_code;
 
 class Session;
 
+/// For warnings a flood could repeat: true at most once a minute, whichever thread asks.
+class OnceAMinute {
+public:
+    bool due() {
+        const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        auto last = last_.load(std::memory_order_relaxed);
+        if (now - last < std::chrono::steady_clock::duration(std::chrono::minutes(1)).count()) return false;
+        return last_.compare_exchange_strong(last, now);
+    }
+
+private:
+    std::atomic<std::chrono::steady_clock::rep> last_{std::numeric_limits<std::chrono::steady_clock::rep>::min() / 2};
+};
+
 struct SharedState {
     SharedState(const Config& c, const Handler& h) : config(c), handler(h) {
         for (const auto& t : c.trusted_proxies)
@@ -64,18 +78,15 @@ struct SharedState {
         auto it = per_address.find(peer);
         if (it != per_address.end() && --it->second == 0) per_address.erase(it);
     }
-    /// X-Forwarded-For from a peer not trusted with it: ignored, and said at most once a minute
-    /// (a proxy missing from --trusted-proxies makes every client look like the proxy).
+    /// X-Forwarded-For from a peer not trusted with it: ignored, and said (a proxy missing from
+    /// --trusted-proxies makes every client look like the proxy).
     void untrusted_forwarding(const std::string& peer) {
-        const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-        auto last = last_untrusted_warning.load();
-        if (now - last < std::chrono::steady_clock::duration(std::chrono::minutes(1)).count()) return;
-        if (!last_untrusted_warning.compare_exchange_strong(last, now)) return;
-        log::warning("X-Forwarded-For ignored from a peer not in --trusted-proxies; if it is your proxy, add it",
-                     {{"peer", peer}});
+        if (untrusted_forwarding_said.due())
+            log::warning("X-Forwarded-For ignored from a peer not in --trusted-proxies; if it is your proxy, add it",
+                         {{"peer", peer}});
     }
-    std::atomic<std::chrono::steady_clock::rep> last_untrusted_warning{
-        std::numeric_limits<std::chrono::steady_clock::rep>::min() / 2};
+    OnceAMinute untrusted_forwarding_said;
+    OnceAMinute refusal_said;
     std::atomic<std::size_t> connections{0};
     std::atomic<bool> stopping{false};
     std::mutex mutex;
@@ -414,8 +425,15 @@ private:
             return;
         }
         auto peer = Session::peer_of(socket);
-        if (state_.connections >= state_.config.max_connections || !state_.admit(peer))
+        const bool at_limit = state_.connections >= state_.config.max_connections;
+        if (at_limit || !state_.admit(peer)) {
+            state_.handler.metrics().connection_refused();
+            if (state_.refusal_said.due())
+                log::warning(at_limit ? "connection refused: --max-connections reached"
+                                      : "connection refused: --max-connections-per-address reached for this address",
+                             {{"peer", peer}});
             refuse(std::move(socket));
+        }
         else std::make_shared<Session>(std::move(socket), state_, metrics_only_, std::move(peer))->start();
         accept();
     }
