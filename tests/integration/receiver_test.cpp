@@ -451,6 +451,9 @@ BOOST_AUTO_TEST_CASE(x_forwarded_for_is_believed_only_from_trusted_proxies) {
     BOOST_TEST_REQUIRE(ignored.status == 202u);
     auto c = db();
     BOOST_TEST(stored_addr(c, json_of(ignored).at("delivery_id").as_int64()) == "127.0.0.1");
+    // Issue 13: and said, so an operator whose proxy is missing from --trusted-proxies learns it.
+    BOOST_TEST(world().daemon->log().find("X-Forwarded-For ignored from a peer not in --trusted-proxies") !=
+               std::string::npos);
 
     Site site({"--trusted-proxies", "127.0.0.0/8"});
     auto believed = HttpClient(site.port).request("POST", "/", unique_body("xff believed"),

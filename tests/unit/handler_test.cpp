@@ -248,6 +248,15 @@ BOOST_AUTO_TEST_CASE(metrics_token_and_separate_listener) {
     BOOST_TEST(header_answer({"GET", "/readyz", "", {}, ""}).status == 404u);
 }
 
+// Issue 13: wrong metrics tokens were never throttled, so the token could be guessed at line speed.
+BOOST_AUTO_TEST_CASE(metrics_token_failures_are_throttled_too) {
+    config.metrics_token = "scrape-me";
+    handler.set_credentials(Credentials::make(auth, config.metrics_token));
+    for (int i = 0; i < 50; ++i) header_answer({"GET", "/metrics", "Bearer guess", {}, "192.0.2.9"});
+    BOOST_TEST(header_answer({"GET", "/metrics", "Bearer guess", {}, "192.0.2.9"}).status == 429u);
+    BOOST_TEST(header_answer({"GET", "/metrics", "Bearer scrape-me", {}, "192.0.2.9"}).status == 200u);
+}
+
 // Issue 13: 503 and 500 answers said PostgreSQL's error text to the sender.
 BOOST_AUTO_TEST_CASE(store_failures_answer_a_reason_class_not_server_text) {
     sink.answer = StoreOutcome::unavailable("connection to server at \"10.9.8.7\", port 5432 failed: FATAL: role \"app\"");
