@@ -152,7 +152,7 @@ grep -q 'restart eventsshop-receiver.service' "$work/systemd/calls" || fail "pos
 code=$(post new-token-abcdefghij0123456789 "$work/body")
 [ "$code" = 200 ] || [ "$code" = 202 ] || fail "after the upgrade: $code $(cat "$work/answer")"
 docs reprocess >/dev/null
-zcat /usr/share/man/man1/eventsshop-receiver.1.gz | grep -q 'max\\-body\\-bytes' || fail "the man page lacks serve's options"
+zgrep -q 'max\\-body\\-bytes' /usr/share/man/man1/eventsshop-receiver.1.gz || fail "the man page lacks serve's options"
 step "upgraded to $(dpkg-deb -f "$deb2" Version): edited conffile kept, daemon restarted, reprocessed"
 
 # 5. Remove, then purge.

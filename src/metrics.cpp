@@ -24,7 +24,7 @@ constexpr std::array<Kind, 4> kinds{Kind::unclassified, Kind::eventsinfo, Kind::
 
 std::string number(double v) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
+    std::snprintf(buf, sizeof buf, "%.15g", v);  // enough for a Unix time to the centisecond
     return buf;
 }
 

@@ -49,7 +49,9 @@ struct Config {
     std::size_t max_connections = 1024;
     std::size_t max_connections_per_address = 128;  // 0: no limit; trusted proxies are exempt
     std::chrono::milliseconds header_timeout{10'000};
-    std::chrono::milliseconds body_timeout{120'000};
+    // Long enough for a city matrix on a slow link (the shipped nginx site streams bodies, so the
+    // sender's own pace reaches the daemon); --min-body-rate is what cuts a trickle short.
+    std::chrono::milliseconds body_timeout{600'000};
     // After the grace, a body must keep arriving at min_body_rate on average (0: no floor), so a
     // trickle cannot hold a connection for the whole body timeout.
     std::uint64_t min_body_rate = 1024;  // bytes per second
@@ -59,6 +61,7 @@ struct Config {
 
     unsigned db_writers = 2;
     std::size_t queue_capacity = 4096;
+    std::uint64_t queue_max_bytes = 64ull << 20;  // body bytes waiting for a writer, at most
     std::size_t batch_max = 256;
     std::uint64_t large_body_bytes = 1 << 20;  // from this size, bodies are parsed on the large lane
     std::size_t large_queue_capacity = 4;

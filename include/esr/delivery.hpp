@@ -69,7 +69,7 @@ struct StoreOutcome {
     Kind kind = Kind::unclassified;
     std::string detail;  // for the log: may hold PostgreSQL's text (hosts, roles, tables)
     // unavailable, failed: what the sender is told instead, a class ("database_unavailable",
-    // "queue_full", "spool_full", "stopping", "database_refused").
+    // "queue_full", "spool_unavailable", "stopping", "database_refused").
     std::string reason;
     std::int64_t record_count = 0;
     std::string error_code;  // for `rejected`: invalid_json, kind_mismatch

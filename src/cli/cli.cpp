@@ -296,6 +296,11 @@ int run_serve(const std::vector<std::string>& args) {
                         {{"setting", "--max-connections"}});
     }
 
+    // The throttle never refuses valid credentials (or EventsShop could be locked out), so what
+    // stops a guesser in the end is the secret's length: say so when it is short.
+    if (!config.basic_password.empty() && config.basic_password.size() < 16)
+        log::warning("the Basic password is shorter than 16 characters: easy to guess; the package generates 40");
+
     Metrics metrics;
     db::ReadinessMonitor readiness(config);
     readiness.start();

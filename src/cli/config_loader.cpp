@@ -191,12 +191,12 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
     }
 
     // Flags first, then the environment, then the config file: the first that sets a value wins.
-    // An empty value sets nothing, so check-config's listing reads back as it was.
+    // An empty flag or file value sets the setting to nothing (`state-dir =`: no spool, whatever
+    // $STATE_DIRECTORY says); an empty variable is unset, as an EnvironmentFile's `ESR_X=` means.
     std::map<std::string, std::string> values;
     for (const auto& [name, value] : from_flags) {
         const Option* o = options::find(name, command);
-        if (o->source == Source::toggle) values[name] = "yes";
-        else if (!value.as<std::string>().empty()) values[name] = value.as<std::string>();
+        values[name] = o->source == Source::toggle ? "yes" : value.as<std::string>();
     }
     for (const auto& o : options::table())
         if (o.used_by(command) && o.source == Source::setting && !values.count(o.name))
@@ -223,15 +223,18 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
             const Option& o = *std::find_if(options::table().begin(), options::table().end(), [&](const Option& x) {
                 return x.name == key || x.name + "-file" == key;
             });
-            if (o.source == Source::command || o.source == Source::toggle)
-                throw ConfigError(setting_of("config", command),
-                                  file + ": '" + key + "' says what one run of a command does: give it as --" + key);
+            if (o.source == Source::command || o.source == Source::toggle) {
+                // Not an error: the file serves every command, and a daemon restarted by an upgrade
+                // must not stay down over a line meant for `register`.
+                log::warning("config file key ignored: it says what one run of a command does, so it is a flag only",
+                             {{"file", file}, {"key", key}, {"give_it_as", "--" + key}});
+                continue;
+            }
             file_keys[key] = value.as<std::string>();
         }
         for (const auto& [key, value] : file_keys) {
             const Option* o = options::find(key, command);
-            if (o && o->source == Source::setting && key != "config" && !values.count(key) && !value.empty())
-                values[key] = value;
+            if (o && o->source == Source::setting && key != "config" && !values.count(key)) values[key] = value;
         }
         loaded.config_file = file;
     }

@@ -106,6 +106,7 @@ std::string one_of(const std::string& v, const std::string& setting, std::initia
 }
 
 std::string url(const std::string& v, const std::string& setting) {
+    if (v.empty()) return v;  // not set: the command says so if it needs one
     try {
         http::parse_url(v);
     } catch (const std::invalid_argument& e) {
@@ -141,6 +142,7 @@ Option address(Option o, std::optional<ListenAddress> Config::*optional_field, L
     o.value_name = "ADDRESS:PORT";
     o.set = [=](Target t, const std::string& v, const std::string& setting) {
         if (field) t.config.*field = parse_listen_address(v, setting);
+        else if (v.empty()) t.config.*optional_field = std::nullopt;  // none: as check-config shows it
         else t.config.*optional_field = parse_listen_address(v, setting);
     };
     o.show = [=](const Config& c) {
@@ -205,6 +207,9 @@ std::vector<Option> build() {
                &Config::db_writers, 1, 64));
     add(number(declare(S::setting, "queue-capacity", serve, "Database", "deliveries waiting for a writer before 503"),
                &Config::queue_capacity, 1, 1'000'000));
+    add(number(declare(S::setting, "queue-max-bytes", serve, "Database",
+                       "body bytes waiting for a writer before 503 (or the spool); one delivery always gets in"),
+               &Config::queue_max_bytes, 1 << 16, 1ull << 40));
     add(number(declare(S::setting, "batch-max", serve, "Database", "deliveries committed in one transaction at most"),
                &Config::batch_max, 1, 10'000));
     add(number(declare(S::setting, "large-body-bytes", serve | reprocess, "Database",

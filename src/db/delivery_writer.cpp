@@ -42,6 +42,7 @@ DeliveryWriter::~DeliveryWriter() { stop(); }
 
 void DeliveryWriter::start() {
     small_.capacity = config_.queue_capacity;
+    small_.max_bytes = config_.queue_max_bytes;
     small_.batch_max = config_.batch_max;
     large_.capacity = config_.large_queue_capacity;
     overflow_.capacity = spool_ ? config_.large_queue_capacity : 0;
@@ -109,7 +110,7 @@ void DeliveryWriter::spool_or_refuse(Pending&& p, const std::string& why, const 
     spool_->append(p.delivery, [done = std::move(p.done), why, kind, records](bool durable) {
         done(durable ? StoreOutcome::spooled(kind, records)
                      : StoreOutcome::unavailable(why + ", and the spool cannot take it (full or out of service)",
-                                                 "spool_full"));
+                                                 "spool_unavailable"));
     });
     {
         std::lock_guard lock(mutex_);
@@ -127,13 +128,15 @@ void DeliveryWriter::submit(Delivery delivery, Callback done) {
         if (stopping_) {
             refusal = "the daemon is stopping";
             refusal_reason = "stopping";
-        } else if (lane.queue.size() < lane.capacity) {
+        } else if (lane.has_room_for(delivery.body.size())) {
+            lane.bytes += delivery.body.size();
             lane.queue.push_back({std::move(delivery), std::move(done)});
             lane.wake.notify_one();
             return;
         } else if (delivery.unparsed) {
             // A large body must be parsed before it is spooled: never on a network thread.
-            if (overflow_.queue.size() < overflow_.capacity) {
+            if (overflow_.has_room_for(delivery.body.size())) {
+                overflow_.bytes += delivery.body.size();
                 overflow_.queue.push_back({std::move(delivery), std::move(done)});
                 overflow_.wake.notify_one();
                 return;
@@ -154,6 +157,7 @@ void DeliveryWriter::run_overflow() {
             if (overflow_.queue.empty()) return;
             p = std::move(overflow_.queue.front());
             overflow_.queue.pop_front();
+            overflow_.bytes -= p.delivery.body.size();
         }
         spool_or_refuse(std::move(p), "the write queue for large deliveries is full", "queue_full");
     }
@@ -208,6 +212,7 @@ void DeliveryWriter::run_writer(Lane& lane) {
             while (!lane.queue.empty() && batch.size() < lane.batch_max) {
                 batch.push_back(std::move(lane.queue.front()));
                 lane.queue.pop_front();
+                lane.bytes -= batch.back().delivery.body.size();
             }
         }
         ensure_connection();

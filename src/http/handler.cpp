@@ -52,7 +52,8 @@ namespace {
 // What a sender is told for each reason class: our words, never the server's.
 std::string_view public_detail(std::string_view reason) {
     if (reason == "queue_full") return "the write queue is full; retry later";
-    if (reason == "spool_full") return "the database cannot take deliveries now and the spool is full; retry later";
+    if (reason == "spool_unavailable")
+        return "the database cannot take deliveries now and the spool cannot either; retry later";
     if (reason == "stopping") return "the receiver is stopping; retry later";
     if (reason == "database_refused") return "the delivery was not stored; the receiver's log says why";
     return "the database cannot take deliveries now; retry later";
@@ -137,7 +138,8 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         if (auto creds = credentials(); creds->metrics) {
             // The delivery path's bearer check (digests, constant time).
             if (!creds->metrics->authenticate(head.authorization)) {
-                if (auto refused = throttled(head.remote_addr)) return *refused;
+                if (!head.authorization.empty())
+                    if (auto refused = throttled(head.remote_addr)) return *refused;
                 metrics_.auth_failure();
                 auto r = error_response(401, "unauthorized", "/metrics needs its bearer token");
                 r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"metrics\"");
@@ -200,7 +202,10 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
     auto principal =
         head.authorization.empty() ? std::nullopt : credentials()->deliveries.authenticate(head.authorization);
     if (!principal) {
-        if (auto refused = throttled(head.remote_addr)) return *refused;
+        // No Authorization at all is a client asking for the challenge, not a guess: never counted
+        // (some clients send credentials only after a 401, and a 429 would stop them for good).
+        if (!head.authorization.empty())
+            if (auto refused = throttled(head.remote_addr)) return *refused;
         metrics_.auth_failure();
         auto r = error_response(401, "unauthorized",
                                 head.authorization.empty() ? "no Authorization header"
