@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <chrono>
 #include <limits>
 #include <list>
@@ -36,6 +37,52 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
 class Session;
+
+/// A request body held as a std::string, as Beast's string_body, but grown as bytes arrive: Beast's
+/// reserves the declared Content-Length at once, so four connections declaring 256 MiB and sending
+/// a byte each would hold 1 GiB. Here memory follows what was received; growth is geometric, and
+/// never past the declared length, so a body that does come whole is copied at most a few times.
+struct GrowingStringBody {
+    using value_type = std::string;
+
+    class reader {
+    public:
+        template <bool isRequest, class Fields>
+        reader(bhttp::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+        void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+            declared_ = length ? *length : 0;
+            body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(declared_, first_reserve)));
+            ec = {};
+        }
+
+        template <class ConstBufferSequence>
+        std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+            const auto extra = boost::asio::buffer_size(buffers);
+            const auto size = body_.size();
+            if (size + extra > body_.capacity()) {
+                std::uint64_t grown = std::max<std::uint64_t>(2 * static_cast<std::uint64_t>(body_.capacity()), size + extra);
+                if (declared_ >= size + extra) grown = std::min(grown, declared_);
+                body_.reserve(static_cast<std::size_t>(grown));
+            }
+            body_.resize(size + extra);
+            char* to = body_.data() + size;
+            for (auto b : beast::buffers_range_ref(buffers)) {
+                std::memcpy(to, b.data(), b.size());
+                to += b.size();
+            }
+            ec = {};
+            return extra;
+        }
+
+        void finish(error_code& ec) { ec = {}; }
+
+    private:
+        static constexpr std::uint64_t first_reserve = 64 << 10;
+        value_type& body_;
+        std::uint64_t declared_ = 0;
+    };
+};
 
 /// For warnings a flood could repeat: true at most once a minute, whichever thread asks.
 class OnceAMinute {
@@ -97,7 +144,13 @@ class Session : public std::enable_shared_from_this<Session> {
 public:
     /// `peer` is the address admit() counted, so release() takes back exactly that.
     Session(tcp::socket&& socket, SharedState& state, bool metrics_listener, std::string peer)
-        : state_(state), stream_(std::move(socket)), remote_(std::move(peer)), metrics_listener_(metrics_listener) {
+        : state_(state),
+          stream_(std::move(socket)),
+          // Bytes read but not yet parsed: a header, or one read of body. Bounded, so a chunk
+          // header with endless extensions cannot grow it (they count as header bytes).
+          buffer_(state.config.max_header_bytes + read_size),
+          remote_(std::move(peer)),
+          metrics_listener_(metrics_listener) {
         ++state_.connections;
         state_.handler.metrics().connection_opened();
     }
@@ -262,6 +315,14 @@ private:
             watching_body_ = false;
             body_timer_.cancel();
         }
+        // Refused with the rest of the body still coming: linger (bounded), so the answer is not
+        // lost to a reset, which a streaming proxy would turn into 502.
+        unread_body_ = ec == bhttp::error::buffer_overflow || ec == bhttp::error::body_limit || (ec && body_late_);
+        if (ec == bhttp::error::buffer_overflow)
+            return answer(error_response(400, "chunk_header_too_large",
+                                         "a chunk header (with its extensions) exceeds " +
+                                             std::to_string(state_.config.max_header_bytes) + " bytes"),
+                          true);
         if (ec == bhttp::error::body_limit)
             return answer(error_response(413, "body_too_large",
                                          "the body exceeds " + std::to_string(state_.config.max_body_bytes) + " bytes"),
@@ -354,17 +415,19 @@ private:
         });
     }
 
+    static constexpr std::size_t read_size = 64 << 10;  // what Beast reads at most at once
+
     SharedState& state_;
     beast::tcp_stream stream_;
     net::steady_timer body_timer_{stream_.get_executor()};
     beast::flat_buffer buffer_;
-    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::optional<bhttp::request_parser<GrowingStringBody>> parser_;
     std::shared_ptr<bhttp::response<bhttp::empty_body>> continue_;
     std::list<std::weak_ptr<Session>>::iterator registration_;
     std::string remote_;
     RequestHead head_;
     std::optional<Intake> intake_;
-    bool unread_body_ = false;  // refused at its header with its body still to come
+    bool unread_body_ = false;  // refused with (some of) its body still to come
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point body_started_;
     std::uint64_t body_bytes_ = 0;

@@ -23,6 +23,40 @@ void still_serving() { BOOST_TEST(HttpClient(world().port).request("GET", "/heal
 
 BOOST_AUTO_TEST_SUITE(bad_input)
 
+// Issue 16: memory follows the bytes received, never the bytes declared. Beast's string body
+// reserved each declared Content-Length at once: four connections declaring 256 MiB and sending a
+// byte each took 1 GiB of the daemon's address space.
+BOOST_AUTO_TEST_CASE(a_declared_length_reserves_nothing_until_it_arrives) {
+    Site site({"--max-body-bytes", "268435456"});
+    auto virtual_bytes = [&] {
+        auto text = site.get("/metrics").body;
+        auto at = text.find("\nprocess_virtual_memory_bytes ");
+        BOOST_TEST_REQUIRE(at != std::string::npos);
+        return std::stod(text.substr(at + 30));
+    };
+    const double before = virtual_bytes();
+    std::vector<std::unique_ptr<RawConnection>> senders;
+    for (int i = 0; i < 4; ++i) {
+        senders.push_back(std::make_unique<RawConnection>(site.port));
+        senders.back()->send("POST / HTTP/1.1\r\nHost: x\r\n" + auth_line() + "Content-Length: 268435456\r\n\r\n{");
+    }
+    std::this_thread::sleep_for(500ms);
+    const double grown = virtual_bytes() - before;
+    BOOST_TEST(grown < 256.0 * (1 << 20), "the address space grew by " << grown / (1 << 20) << " MiB");
+}
+
+// Issue 16: chunk extensions were buffered without a bound until the body timeout; they count as
+// header bytes now, and a chunk header over the header limit is refused at once.
+BOOST_AUTO_TEST_CASE(endless_chunk_extensions_are_refused) {
+    Site site({"--body-timeout", "60s", "--min-body-rate", "0"});
+    RawConnection raw(site.port);
+    raw.send("POST / HTTP/1.1\r\nHost: x\r\n" + auth_line() + "Transfer-Encoding: chunked\r\n\r\n5;ext=");
+    for (int i = 0; i < 16; ++i) raw.send(std::string(64 << 10, 'a'));
+    auto answer = raw.receive_until_close(5s);
+    BOOST_TEST(answer.find("HTTP/1.1 400") == 0u, answer.substr(0, 200));
+    BOOST_TEST(answer.find("chunk_header_too_large") != std::string::npos, answer.substr(0, 300));
+}
+
 BOOST_AUTO_TEST_CASE(a_header_over_the_limit_is_431) {
     RawConnection raw(world().port);
     raw.send("POST / HTTP/1.1\r\nHost: x\r\n" + auth_line() + "X-Pad: " + std::string(20000, 'a') +

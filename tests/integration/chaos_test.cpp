@@ -245,6 +245,50 @@ BOOST_AUTO_TEST_CASE(a_daemon_started_during_an_outage_spools_then_migrates_and_
     BOOST_TEST(daemon->terminate() == 0);
 }
 
+// Issue 16: the queue was bounded by count only (4096 deliveries of up to 1 MiB: 4 GiB). Bodies of
+// 40 KB against a 64 KiB budget: with the writer held, one is being written, one waits, and the
+// rest find the queue full at once.
+BOOST_AUTO_TEST_CASE(the_queue_is_bounded_in_bytes) {
+    Site site({"--db-writers", "1", "--batch-max", "1", "--queue-max-bytes", "65536"});
+    pqxx::connection locker(site.pg.url());
+    auto hold = std::make_unique<pqxx::work>(locker);
+    hold->exec("LOCK TABLE eventsshop.deliveries IN SHARE MODE");
+
+    std::mutex mutex;
+    std::vector<HttpResponse> answers;
+    std::vector<std::thread> senders;
+    for (int i = 0; i < 6; ++i) {
+        senders.emplace_back([&, i] {
+            std::string body = R"({"eventId": )" + std::to_string(78'000'000 + i) + R"(, "notes": ")" +
+                               std::string(40'000, 'n') + R"("})";
+            auto r = HttpClient(site.port).request("POST", "/", body, {{"Authorization", bearer_new}});
+            std::lock_guard lock(mutex);
+            answers.push_back(std::move(r));
+        });
+        std::this_thread::sleep_for(50ms);  // in order: the first reaches the writer first
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    auto refused = [&] {
+        std::lock_guard lock(mutex);
+        return answers.size();
+    };
+    while (refused() < 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    {
+        std::lock_guard lock(mutex);
+        BOOST_TEST_REQUIRE(answers.size() >= 4u);
+        for (const auto& r : answers) {
+            BOOST_TEST(r.status == 503u, r.body);
+            BOOST_TEST(r.body.find("queue_full") != std::string::npos, r.body);
+        }
+    }
+    hold->commit();
+    for (auto& t : senders) t.join();
+    int stored = 0;
+    for (const auto& r : answers) stored += r.status == 202 ? 1 : 0;
+    BOOST_TEST(stored >= 1);
+    BOOST_TEST(answers.size() == 6u);
+}
+
 BOOST_AUTO_TEST_CASE(a_full_queue_spools_and_without_a_spool_answers_503) {
     // One writer taking one delivery at a time and one place in the queue: with the writer held,
     // the third delivery sent at once finds the queue full.

@@ -60,6 +60,12 @@ private:
     struct Lane {
         std::deque<Pending> queue;
         std::size_t capacity = 0;
+        // Body bytes waiting: a count alone would let 4096 small deliveries of 1 MiB hold 4 GiB.
+        std::uint64_t bytes = 0;
+        std::uint64_t max_bytes = UINT64_MAX;  // one delivery is always let in, whatever its size
+        bool has_room_for(std::uint64_t body_bytes) const {
+            return queue.size() < capacity && (queue.empty() || bytes + body_bytes <= max_bytes);
+        }
         std::size_t batch_max = 1;
         std::condition_variable wake;
     };
