@@ -44,6 +44,10 @@ public:
 
     std::string render(const Gauges& gauges) const;
 
+    // Every status the daemon answers (esr/http/answers.hpp's catalogue and the successes), so
+    // none is exported as "other" (the 0 at the end); a unit test holds the two together.
+    static constexpr std::array<unsigned, 13> statuses{200, 202, 400, 401, 404, 405, 408, 413, 429, 431, 500, 503, 0};
+
 private:
     struct Histogram {
         static constexpr std::array<double, 13> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -53,8 +57,6 @@ private:
         void observe(std::chrono::microseconds d);
         void render(std::string& out, const std::string& name, const std::string& labels) const;
     };
-    // Every status the daemon answers, so none is exported as "other" (the 0 at the end).
-    static constexpr std::array<unsigned, 13> statuses{200, 202, 400, 401, 404, 405, 408, 413, 429, 431, 500, 503, 0};
 
     std::array<std::array<std::atomic<std::uint64_t>, statuses.size()>, route_count> requests_{};
     std::array<Histogram, route_count> request_seconds_{};

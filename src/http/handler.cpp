@@ -1,9 +1,9 @@
 #include "esr/http/handler.hpp"
 
+#include "esr/http/answers.hpp"
+
 #include "esr/log.hpp"
 
-
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 namespace esr::http {
@@ -34,33 +34,6 @@ Match match_path(std::string_view path, std::string_view base) {
     return {};
 }
 
-Response json_response(unsigned status, const boost::json::object& body) {
-    Response r;
-    r.status = status;
-    r.body = boost::json::serialize(body);
-    return r;
-}
-
-}  // namespace
-
-Response error_response(unsigned status, std::string_view code, std::string_view detail) {
-    return json_response(status, {{"error", code}, {"detail", detail}});
-}
-
-namespace {
-
-// What a sender is told for each reason class: our words, never the server's.
-std::string_view public_detail(std::string_view reason) {
-    if (reason == "queue_full") return "the write queue is full; retry later";
-    if (reason == "spool_unavailable")
-        return "the database cannot take deliveries now and the spool cannot either; retry later";
-    if (reason == "stopping") return "the receiver is stopping; retry later";
-    if (reason == "database_refused") return "the delivery was not stored; the receiver's log says why";
-    return "the database cannot take deliveries now; retry later";
-}
-
-}  // namespace
-
 Metrics::Route metrics_route(const Match& m) {
     switch (m.route) {
         case Route::healthz: return Metrics::Route::healthz;
@@ -75,6 +48,8 @@ Metrics::Route metrics_route(const Match& m) {
     }
     return Metrics::Route::other;
 }
+
+}  // namespace
 
 Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
                  const ReadinessProbe& readiness, Metrics& metrics)
@@ -126,14 +101,13 @@ std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const
 
 std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::string_view path, const Match& m) const {
 
-    if (m.route == Route::none) return error_response(404, "not_found", "no such path: " + std::string(path));
+    if (m.route == Route::none) return answers::no_such_path(path);
 
     const bool internal = m.route == Route::metrics || m.route == Route::healthz || m.route == Route::readyz;
     if (head.metrics_listener && !internal)
-        return error_response(404, "not_found", "this address serves /metrics, /healthz and /readyz only");
+        return answers::only_internal_endpoints_here();
     // Internal endpoints stay off the public address once they have one of their own.
-    if (internal && config_.metrics_listen && !head.metrics_listener)
-        return error_response(404, "not_found", "no such path: " + std::string(path));
+    if (internal && config_.metrics_listen && !head.metrics_listener) return answers::no_such_path(path);
     if (m.route == Route::metrics) {
         if (auto creds = credentials(); creds->metrics) {
             // The delivery path's bearer check (digests, constant time).
@@ -141,16 +115,10 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
                 if (!head.authorization.empty())
                     if (auto refused = throttled(head.remote_addr)) return *refused;
                 metrics_.auth_failure();
-                auto r = error_response(401, "unauthorized", "/metrics needs its bearer token");
-                r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"metrics\"");
-                return r;
+                return answers::metrics_token_refused();
             }
         }
-        if (head.method != "GET") {
-            auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
-            r.headers.emplace_back("Allow", "GET");
-            return r;
-        }
+        if (head.method != "GET") return answers::wrong_method("GET", "use GET on " + std::string(path));
         Metrics::Gauges g;
         g.queue_depth = sink_.queue_depth();
         if (auto spool = sink_.spool_depth()) {
@@ -170,33 +138,17 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         return r;
     }
     if (m.route == Route::healthz || m.route == Route::readyz) {
-        if (head.method != "GET") {
-            auto r = error_response(405, "method_not_allowed", "use GET on " + std::string(path));
-            r.headers.emplace_back("Allow", "GET");
-            return r;
-        }
-        if (m.route == Route::healthz) return json_response(200, {{"status", "ok"}});
+        if (head.method != "GET") return answers::wrong_method("GET", "use GET on " + std::string(path));
+        if (m.route == Route::healthz) return answers::json(200, {{"status", "ok"}});
         // A class, not the reason itself: libpq's text names hosts, ports and users. The monitor
         // and the spool log the text when it changes.
         std::string reason = readiness_.not_ready_class();
         if (auto spool = sink_.spool_depth(); reason.empty() && spool) reason = spool->trouble_class();
-        if (!reason.empty()) {
-            auto body = ready_body("not_ready");
-            body["error"] = "not_ready";
-            body["reason"] = reason;
-            body["detail"] = "not ready to store deliveries; the daemon's log says why";
-            auto r = json_response(503, body);
-            r.headers.emplace_back("Retry-After", "5");
-            return r;
-        }
-        return json_response(200, ready_body("ready"));
+        if (!reason.empty()) return answers::not_ready_yet(ready_body("not_ready"), reason);
+        return answers::json(200, ready_body("ready"));
     }
 
-    if (head.method != "POST") {
-        auto r = error_response(405, "method_not_allowed", "deliveries are sent with POST");
-        r.headers.emplace_back("Allow", "POST");
-        return r;
-    }
+    if (head.method != "POST") return answers::wrong_method("POST", "deliveries are sent with POST");
     // Checked before a byte of the body is read, so an unauthenticated body is never stored; and
     // before the throttle, so failures from an address never lock out valid credentials from it.
     auto principal =
@@ -207,46 +159,28 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         if (!head.authorization.empty())
             if (auto refused = throttled(head.remote_addr)) return *refused;
         metrics_.auth_failure();
-        auto r = error_response(401, "unauthorized",
-                                head.authorization.empty() ? "no Authorization header"
-                                                           : "the credentials in Authorization are not accepted");
-        r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"eventsshop-receiver\", charset=\"UTF-8\"");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"eventsshop-receiver\"");
-        r.close = true;
-        return r;
+        return answers::credentials_refused(!head.authorization.empty());
     }
-    if (head.content_length && *head.content_length > config_.max_body_bytes) {
-        auto r = error_response(413, "body_too_large",
-                                "the body has " + std::to_string(*head.content_length) + " bytes; the limit is " +
-                                    std::to_string(config_.max_body_bytes));
-        r.close = true;
-        return r;
-    }
+    if (head.content_length && *head.content_length > config_.max_body_bytes)
+        return answers::declared_too_large(*head.content_length, config_.max_body_bytes);
     return Intake{m.kind, std::move(*principal), head.remote_addr, std::string(path)};
 }
 
 std::optional<Response> Handler::throttled(const std::string& address) const {
-    if (auto wait = throttle_.blocked(address)) {
-        auto r = error_response(429, "too_many_failures",
-                                "too many failed authentications from this address; retry in " +
-                                    std::to_string(wait->count()) + " s");
-        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-        r.close = true;
-        return r;
-    }
+    if (auto wait = throttle_.blocked(address)) return answers::failed_too_often(*wait);
     throttle_.failed(address);
     return std::nullopt;
 }
 
 void Handler::on_body(const Intake& intake, std::string body, std::function<void(Response)> done) const {
-    if (body.empty()) return done(error_response(400, "empty_body", "a delivery needs a JSON body"));
+    if (body.empty()) return done(answers::no_body());
     Delivery d = make_delivery(std::move(body), intake.path_kind, intake.path, config_);
     d.principal = intake.principal;
     d.remote_addr = intake.remote_addr;
     if (!d.rejected_because.empty()) {
         metrics_.rejected(d.rejected_code);
         // Kept for diagnosis before answering, whatever becomes of that write.
-        auto refusal = error_response(400, d.rejected_code, d.rejected_because);
+        auto refusal = answers::refused_body(d.rejected_code, d.rejected_because);
         return sink_.submit(std::move(d), [done = std::move(done), r = std::move(refusal)](StoreOutcome) { done(r); });
     }
     if (d.kind == Kind::unclassified && !d.unparsed)
@@ -260,7 +194,7 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
         switch (out.status) {
             case S::stored:
             case S::duplicate: {
-                auto r = json_response(out.status == S::stored ? 202 : 200,
+                auto r = answers::json(out.status == S::stored ? 202 : 200,
                                        {{"delivery_id", out.delivery_id},
                                         {"kind", to_string(out.kind)},
                                         {"duplicate", out.status == S::duplicate},
@@ -273,21 +207,15 @@ void Handler::on_body(const Intake& intake, std::string body, std::function<void
             // the log only.
             case S::unavailable: {
                 log::warning("delivery not stored: retry asked", {{"reason", out.reason}, {"error", out.detail}});
-                auto r = json_response(503, {{"error", "unavailable"},
-                                             {"reason", out.reason},
-                                             {"detail", public_detail(out.reason)}});
-                r.headers.emplace_back("Retry-After", "5");
-                return done(std::move(r));
+                return done(answers::retry_later(out.reason));
             }
             case S::failed:
                 log::error("delivery not stored: the database refused it", {{"error", out.detail}});
-                return done(json_response(500, {{"error", "store_failed"},
-                                                {"reason", out.reason},
-                                                {"detail", public_detail(out.reason)}}));
+                return done(answers::database_refused());
             case S::rejected:
-                return done(error_response(400, out.error_code, out.detail));
+                return done(answers::refused_body(out.error_code, out.detail));
             case S::spooled: {
-                auto r = json_response(202, {{"delivery_id", nullptr},
+                auto r = answers::json(202, {{"delivery_id", nullptr},
                                              {"kind", to_string(out.kind)},
                                              {"duplicate", false},
                                              {"records", out.record_count},

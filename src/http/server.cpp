@@ -4,6 +4,7 @@
 #include "esr/config.hpp"
 #include "esr/http/forwarded.hpp"
 #include "esr/http/handler.hpp"
+#include "esr/http/answers.hpp"
 #include "esr/log.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <limits>
 #include <list>
+#include <sstream>
 #include <unordered_map>
 #include <mutex>
 #include <thread>
@@ -83,6 +85,18 @@ struct GrowingStringBody {
         std::uint64_t declared_ = 0;
     };
 };
+
+/// A Response as Beast writes it.
+bhttp::response<bhttp::string_body> to_message(const Response& r, bool keep_alive) {
+    bhttp::response<bhttp::string_body> res(static_cast<bhttp::status>(r.status), 11);
+    res.set(bhttp::field::server, "eventsshop-receiver");
+    res.set(bhttp::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res.insert(name, value);
+    res.body() = r.body;
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+}
 
 /// For warnings a flood could repeat: true at most once a minute, whichever thread asks.
 class OnceAMinute {
@@ -213,11 +227,8 @@ private:
             return close();
         }
         if (ec == bhttp::error::header_limit)
-            return answer(error_response(431, "header_too_large",
-                                         "the request header exceeds " +
-                                             std::to_string(state_.config.max_header_bytes) + " bytes"),
-                          true);
-        if (ec) return answer(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()), true);
+            return answer(answers::header_over_limit(state_.config.max_header_bytes), true);
+        if (ec) return answer(answers::malformed(ec.message()), true);
 
         const auto& req = parser_->get();
         head_.method = std::string(req.method_string());
@@ -319,22 +330,16 @@ private:
         // lost to a reset, which a streaming proxy would turn into 502.
         unread_body_ = ec == bhttp::error::buffer_overflow || ec == bhttp::error::body_limit || (ec && body_late_);
         if (ec == bhttp::error::buffer_overflow)
-            return answer(error_response(400, "chunk_header_too_large",
-                                         "a chunk header (with its extensions) exceeds " +
-                                             std::to_string(state_.config.max_header_bytes) + " bytes"),
-                          true);
-        if (ec == bhttp::error::body_limit)
-            return answer(error_response(413, "body_too_large",
-                                         "the body exceeds " + std::to_string(state_.config.max_body_bytes) + " bytes"),
-                          true);
+            return answer(answers::chunk_header_over_limit(state_.config.max_header_bytes), true);
+        if (ec == bhttp::error::body_limit) return answer(answers::grew_too_large(state_.config.max_body_bytes), true);
         if (ec && body_late_) {
             // Nothing was stored. The sender may still be listening; tell it which limit it hit.
-            return answer(error_response(408, "body_too_slow",
-                                         whole_body_late_
-                                             ? "the body did not arrive within " +
-                                                   std::to_string(state_.config.body_timeout.count()) + " ms"
-                                             : "the body arrived slower than " +
-                                                   std::to_string(state_.config.min_body_rate) + " bytes per second"),
+            return answer(answers::body_late(whole_body_late_
+                                                 ? "the body did not arrive within " +
+                                                       std::to_string(state_.config.body_timeout.count()) + " ms"
+                                                 : "the body arrived slower than " +
+                                                       std::to_string(state_.config.min_body_rate) +
+                                                       " bytes per second"),
                           true);
         }
         if (ec) {
@@ -354,13 +359,7 @@ private:
 
     void answer(Response r, bool close_after) {
         bool close_connection = close_after || r.close || !keep_alive_ || state_.stopping;
-        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
-        res->set(bhttp::field::server, "eventsshop-receiver");
-        res->set(bhttp::field::content_type, r.content_type);
-        for (auto& [name, value] : r.headers) res->insert(name, value);
-        res->body() = std::move(r.body);
-        res->keep_alive(!close_connection);
-        res->prepare_payload();
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(to_message(r, !close_connection));
         log_request(r, res->body().size());
         stream_.expires_after(state_.config.body_timeout);
         bhttp::async_write(stream_, *res, [self = shared_from_this(), res, close_connection](error_code ec, std::size_t) {
@@ -502,10 +501,12 @@ private:
     }
 
     static void refuse(tcp::socket&& socket) {
-        static const std::string body = R"({"error":"too_many_connections","detail":"the connection limit is reached"})";
-        static const std::string reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                                         std::to_string(body.size()) + "\r\n\r\n" + body;
+        // Written straight to the socket: no session is made for a connection over the limit.
+        static const std::string reply = [] {
+            std::ostringstream wire;
+            wire << to_message(answers::connection_limit_reached(), false);
+            return wire.str();
+        }();
         auto s = std::make_shared<tcp::socket>(std::move(socket));
         net::async_write(*s, net::buffer(reply), [s](error_code, std::size_t) {
             error_code ignored;

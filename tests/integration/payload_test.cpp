@@ -110,6 +110,21 @@ const Sample samples[] = {
     {"status-notification.json", "unclassified", 0},
 };
 
+// What the samples give through the small lane: remembered by the payloads suite when it ran in
+// this process, else found with a receiver of its own, so the large_lane suite also runs alone.
+const std::string& small_lane_expectation() {
+    if (small_lane_contents.empty()) {
+        Receiver* large = Receiver::instance;
+        {
+            Receiver small;
+            for (const auto& s : samples) BOOST_TEST_REQUIRE(send("/", fixture(s.file)).status == 202u);
+            small_lane_contents = content_snapshot();
+        }
+        Receiver::instance = large;
+    }
+    return small_lane_contents;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(payloads, *boost::unit_test::fixture<Receiver>())
@@ -324,9 +339,10 @@ BOOST_AUTO_TEST_CASE(gives_the_same_rows_as_the_small_lane) {
             BOOST_TEST(json_of(r).at("records").as_int64() == s.records);
         }
     }
-    BOOST_TEST_REQUIRE(!small_lane_contents.empty());
+    const std::string& expected = small_lane_expectation();
+    BOOST_TEST_REQUIRE(!expected.empty());
     BOOST_TEST_REQUIRE(wait_latest_applied());
-    BOOST_TEST(content_snapshot() == small_lane_contents);
+    BOOST_TEST(content_snapshot() == expected);
 }
 
 BOOST_AUTO_TEST_CASE(duplicates_bad_json_and_mismatches_are_answered_as_on_the_small_lane) {

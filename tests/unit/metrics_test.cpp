@@ -1,7 +1,9 @@
+#include "esr/http/answers.hpp"
 #include "esr/metrics.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <ctime>
 #include <regex>
 #include <sstream>
@@ -48,6 +50,14 @@ BOOST_AUTO_TEST_CASE(an_operators_view) {
     text = m.render({});
     BOOST_TEST(value_of(text, "eventsshop_http_requests_total{route=\"delivery\",code=\"408\"}") == 1);
     BOOST_TEST(value_of(text, "eventsshop_connections_refused_total") == 1);
+}
+
+// Issue 14: the statuses /metrics knows and the answers the daemon gives were two lists (408 was
+// exported as "other"); every answer in the catalogue is counted under its own code.
+BOOST_AUTO_TEST_CASE(every_answer_in_the_catalogue_is_counted_by_its_status) {
+    for (const auto& entry : esr::http::answers::catalogue)
+        BOOST_TEST(std::find(Metrics::statuses.begin(), Metrics::statuses.end(), entry.status) != Metrics::statuses.end(),
+                   entry.code << " (" << entry.status << ") is exported as other");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,6 +4,7 @@
 #include "esr/config.hpp"
 #include "esr/delivery.hpp"
 #include "esr/http/auth_throttle.hpp"
+#include "esr/http/response.hpp"
 
 #include <memory>
 #include <mutex>
@@ -32,18 +33,6 @@ struct RequestHead {
     bool metrics_listener = false;  // arrived on --metrics-listen
 };
 
-struct Response {
-    unsigned status = 200;
-    std::string body;  // JSON
-    std::vector<std::pair<std::string, std::string>> headers;
-    bool close = false;  // end the connection after this answer
-    std::string content_type = "application/json";
-    Metrics::Route route = Metrics::Route::other;
-    // For the request log only.
-    std::int64_t delivery_id = 0;
-    std::string kind;
-};
-
 /// A POST that passed routing and authentication: its body may now be read.
 struct Intake {
     std::optional<Kind> path_kind;  // named by the path, or nothing for the base path
@@ -53,8 +42,6 @@ struct Intake {
     Metrics::Route route = Metrics::Route::delivery;
 };
 
-/// Answers an error as the JSON every error answer carries.
-Response error_response(unsigned status, std::string_view code, std::string_view detail);
 
 struct Match;  // which route a path names (handler.cpp)
 
