@@ -220,8 +220,9 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
             throw ConfigError(setting_of("config", command), file + ": " + e.what());
         }
         for (const auto& [key, value] : from_file) {
+            const std::string& name = key;  // clang 14 cannot capture a structured binding
             const Option& o = *std::find_if(options::table().begin(), options::table().end(), [&](const Option& x) {
-                return x.name == key || x.name + "-file" == key;
+                return x.name == name || x.name + "-file" == name;
             });
             if (o.source == Source::command || o.source == Source::toggle) {
                 // Not an error: the file serves every command, and a daemon restarted by an upgrade

@@ -129,15 +129,17 @@ void DeliveryWriter::submit(Delivery delivery, Callback done) {
             refusal = "the daemon is stopping";
             refusal_reason = "stopping";
         } else if (lane.has_room_for(delivery.body.size())) {
-            lane.bytes += delivery.body.size();
+            const auto bytes = delivery.body.size();
             lane.queue.push_back({std::move(delivery), std::move(done)});
+            lane.bytes += bytes;  // after the push: a push that throws leaves the count right
             lane.wake.notify_one();
             return;
         } else if (delivery.unparsed) {
             // A large body must be parsed before it is spooled: never on a network thread.
             if (overflow_.has_room_for(delivery.body.size())) {
-                overflow_.bytes += delivery.body.size();
+                const auto bytes = delivery.body.size();
                 overflow_.queue.push_back({std::move(delivery), std::move(done)});
+                overflow_.bytes += bytes;
                 overflow_.wake.notify_one();
                 return;
             }

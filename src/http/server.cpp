@@ -65,7 +65,12 @@ struct GrowingStringBody {
             if (size + extra > body_.capacity()) {
                 std::uint64_t grown = std::max<std::uint64_t>(2 * static_cast<std::uint64_t>(body_.capacity()), size + extra);
                 if (declared_ >= size + extra) grown = std::min(grown, declared_);
-                body_.reserve(static_cast<std::size_t>(grown));
+                try {
+                    body_.reserve(static_cast<std::size_t>(grown));
+                } catch (const std::exception&) {  // length_error, bad_alloc: a body we cannot hold
+                    ec = bhttp::error::body_limit;
+                    return 0;
+                }
             }
             body_.resize(size + extra);
             char* to = body_.data() + size;
@@ -227,8 +232,14 @@ private:
             return close();
         }
         if (ec == bhttp::error::header_limit)
+        {
+            unread_body_ = true;  // what follows the header is unread: linger, not reset
             return answer(answers::header_over_limit(state_.config.max_header_bytes), true);
-        if (ec) return answer(answers::malformed(ec.message()), true);
+        }
+        if (ec) {
+            unread_body_ = true;
+            return answer(answers::malformed(ec.message()), true);
+        }
 
         const auto& req = parser_->get();
         head_.method = std::string(req.method_string());
@@ -255,7 +266,7 @@ private:
         intake_ = std::move(std::get<Intake>(decision));
         if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
             continue_ = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, req.version());
-            stream_.expires_after(state_.config.body_timeout);
+            stream_.expires_after(write_timeout);
             return bhttp::async_write(stream_, *continue_, [self = shared_from_this()](error_code write_ec, std::size_t) {
                 if (write_ec) return self->close();
                 self->read_body();
@@ -330,7 +341,7 @@ private:
         // lost to a reset, which a streaming proxy would turn into 502.
         unread_body_ = ec == bhttp::error::buffer_overflow || ec == bhttp::error::body_limit || (ec && body_late_);
         if (ec == bhttp::error::buffer_overflow)
-            return answer(answers::chunk_header_over_limit(state_.config.max_header_bytes), true);
+            return answer(answers::chunk_header_over_limit(state_.config.max_header_bytes + read_size), true);
         if (ec == bhttp::error::body_limit) return answer(answers::grew_too_large(state_.config.max_body_bytes), true);
         if (ec && body_late_) {
             // Nothing was stored. The sender may still be listening; tell it which limit it hit.
@@ -361,7 +372,7 @@ private:
         bool close_connection = close_after || r.close || !keep_alive_ || state_.stopping;
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(to_message(r, !close_connection));
         log_request(r, res->body().size());
-        stream_.expires_after(state_.config.body_timeout);
+        stream_.expires_after(write_timeout);
         bhttp::async_write(stream_, *res, [self = shared_from_this(), res, close_connection](error_code ec, std::size_t) {
             if (!ec && close_connection && self->unread_body_) return self->linger();
             if (ec || close_connection) return self->close();
@@ -415,6 +426,8 @@ private:
     }
 
     static constexpr std::size_t read_size = 64 << 10;  // what Beast reads at most at once
+    // An answer is a few KiB: a peer that does not read it in this time is not going to.
+    static constexpr std::chrono::seconds write_timeout{30};
 
     SharedState& state_;
     beast::tcp_stream stream_;
