@@ -53,15 +53,18 @@ void render_process(std::string& out) {
     // f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
     const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
     const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-    double boot = 0;
-    std::ifstream proc_stat("/proc/stat");
-    for (std::string key; proc_stat >> key;) {
-        if (key == "btime") {
-            proc_stat >> boot;
-            break;
+    static const double boot = [] {  // the boot time does not change: read once
+        double btime = 0;
+        std::ifstream proc_stat("/proc/stat");
+        for (std::string key; proc_stat >> key;) {
+            if (key == "btime") {
+                proc_stat >> btime;
+                break;
+            }
+            proc_stat.ignore(1 << 20, '\n');
         }
-        proc_stat.ignore(1 << 20, '\n');
-    }
+        return btime;
+    }();
     std::size_t open_fds = 0;
     std::error_code ec;
     for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();

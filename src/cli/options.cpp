@@ -168,6 +168,14 @@ std::string kind_name(const std::string& v, const std::string& setting, bool unc
     return v;
 }
 
+// --auth of register and of simulate: the same choice, with each command's own default.
+Option auth_choice(unsigned commands, std::string section, const std::string& help, std::string default_text) {
+    Option o = declare(Source::command, "auth", commands, std::move(section), "basic or bearer: " + help);
+    o.default_text = std::move(default_text);
+    return text(std::move(o), &CommandOptions::auth, "basic|bearer",
+                [](const std::string& v, const std::string& s) { return one_of(v, s, {"basic", "bearer"}); });
+}
+
 std::vector<Option> build() {
     std::vector<Option> all;
     const auto add = [&all](Option o) { all.push_back(std::move(o)); };
@@ -323,13 +331,8 @@ std::vector<Option> build() {
     add(text(declare(S::command, "endpoint", register_, "Register",
                      "the public URL EventsShop will call: the reverse proxy's, not the listen address"),
              &CommandOptions::endpoint, "URL", url));
-    {
-        Option o = declare(S::command, "auth", register_, "Register",
-                           "basic or bearer: which of the daemon's credentials EventsShop will present");
-        o.default_text = "basic if --basic-user is set, else bearer";
-        add(text(std::move(o), &CommandOptions::auth, "basic|bearer",
-                 [](const std::string& v, const std::string& s) { return one_of(v, s, {"basic", "bearer"}); }));
-    }
+    add(auth_choice(register_, "Register", "which of the daemon's credentials EventsShop will present",
+                    "basic if --basic-user is set, else bearer"));
     add(text(declare(S::command, "ca-file", register_, "Register", "trust this CA too (PEM), for a private CA"),
              &CommandOptions::ca_file, "FILE"));
     add(number(declare(S::command, "max-attempts", register_, "Register",
@@ -345,13 +348,8 @@ std::vector<Option> build() {
     }
 
     add(text(declare(S::command, "url", simulate, "Simulate", "the receiver's URL"), &CommandOptions::url, "URL", url));
-    {
-        Option o = declare(S::command, "auth", simulate, "Simulate",
-                           "basic or bearer: which of the daemon's credentials to present");
-        o.default_text = "bearer if a token is configured, else basic";
-        add(text(std::move(o), &CommandOptions::auth, "basic|bearer",
-                 [](const std::string& v, const std::string& s) { return one_of(v, s, {"basic", "bearer"}); }));
-    }
+    add(auth_choice(simulate, "Simulate", "which of the daemon's credentials to present",
+                    "bearer if a token is configured, else basic"));
     add(text(declare(S::command, "file", simulate, "Simulate", "send this body, or every file in this directory, once each"),
              &CommandOptions::file, "PATH"));
     {

@@ -111,12 +111,8 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
     if (m.route == Route::metrics) {
         if (auto creds = credentials(); creds->metrics) {
             // The delivery path's bearer check (digests, constant time).
-            if (!creds->metrics->authenticate(head.authorization)) {
-                if (!head.authorization.empty())
-                    if (auto refused = throttled(head.remote_addr)) return *refused;
-                metrics_.auth_failure();
-                return answers::metrics_token_refused();
-            }
+            if (!creds->metrics->authenticate(head.authorization))
+                return failed_authentication(head).value_or(answers::metrics_token_refused());
         }
         if (head.method != "GET") return answers::wrong_method("GET", "use GET on " + std::string(path));
         Metrics::Gauges g;
@@ -154,21 +150,20 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
     auto principal =
         head.authorization.empty() ? std::nullopt : credentials()->deliveries.authenticate(head.authorization);
     if (!principal) {
-        // No Authorization at all is a client asking for the challenge, not a guess: never counted
-        // (some clients send credentials only after a 401, and a 429 would stop them for good).
-        if (!head.authorization.empty())
-            if (auto refused = throttled(head.remote_addr)) return *refused;
-        metrics_.auth_failure();
-        return answers::credentials_refused(!head.authorization.empty());
+        return failed_authentication(head).value_or(answers::credentials_refused(!head.authorization.empty()));
     }
     if (head.content_length && *head.content_length > config_.max_body_bytes)
         return answers::declared_too_large(*head.content_length, config_.max_body_bytes);
     return Intake{m.kind, std::move(*principal), head.remote_addr, std::string(path)};
 }
 
-std::optional<Response> Handler::throttled(const std::string& address) const {
-    if (auto wait = throttle_.blocked(address)) return answers::failed_too_often(*wait);
-    throttle_.failed(address);
+std::optional<Response> Handler::failed_authentication(const RequestHead& head) const {
+    metrics_.auth_failure();
+    // No Authorization at all is a client asking for the challenge, not a guess: never counted
+    // (some clients send credentials only after a 401, and a 429 would stop them for good).
+    if (head.authorization.empty()) return std::nullopt;
+    if (auto wait = throttle_.blocked(head.remote_addr)) return answers::failed_too_often(*wait);
+    throttle_.failed(head.remote_addr);
     return std::nullopt;
 }
 

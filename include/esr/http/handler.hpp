@@ -76,8 +76,9 @@ public:
 private:
     std::variant<Response, Intake> decide(const RequestHead& head, std::string_view path, const Match& match) const;
     boost::json::object ready_body(std::string_view status) const;
-    /// A failed authentication from `address`: 429 if it is past its limit, else counted.
-    std::optional<Response> throttled(const std::string& address) const;
+    /// A failed authentication, counted in /metrics and (when credentials were sent) by the
+    /// throttle: 429 when its address is past the limit, else nothing (the caller answers 401).
+    std::optional<Response> failed_authentication(const RequestHead& head) const;
 
     const Config& config_;
     std::shared_ptr<const Credentials> credentials() const {
