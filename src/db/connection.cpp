@@ -107,7 +107,13 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::str
     if (!password.empty() && !names_a_password(url)) conninfo += " password=" + quoted(password.c_str());
     auto c = std::make_unique<pqxx::connection>(conninfo);
     c->set_variable("application_name", "'eventsshop-receiver " + purpose + "'");
-    if (statement_timeout) c->set_variable("statement_timeout", std::to_string(statement_timeout->count()));
+    if (statement_timeout) {
+        c->set_variable("statement_timeout", std::to_string(statement_timeout->count()));
+        // Also for lock waits: the statements that lift the statement timeout (a large body, the
+        // latest-table update) must still not wait for ever behind another session's lock. Past
+        // it, the delivery is unavailable: spooled, or 503, and stored later.
+        c->set_variable("lock_timeout", std::to_string(statement_timeout->count()));
+    }
     // remote_apply and on are kept; anything weaker is raised to on.
     std::string level;
     {

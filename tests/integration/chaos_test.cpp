@@ -11,6 +11,7 @@
 #include <atomic>
 #include <mutex>
 #include <set>
+#include <future>
 #include <thread>
 
 using namespace esr::test;
@@ -243,6 +244,26 @@ BOOST_AUTO_TEST_CASE(a_daemon_started_during_an_outage_spools_then_migrates_and_
                         "', 'UTF8'))")[0]
                    .as<int>() == 1);
     BOOST_TEST(daemon->terminate() == 0);
+}
+
+// The large lane and the body-alone store lift the statement timeout (a big body takes what it
+// takes), and nothing bounded their lock waits: a session holding a lock on the deliveries table
+// kept a large delivery unanswered, and the lane behind it, for as long as it held it. Lock waits
+// are bounded by --statement-timeout now; past it the delivery is spooled and stored later.
+BOOST_AUTO_TEST_CASE(a_held_lock_does_not_hold_a_large_delivery_for_ever) {
+    SpoolSite site({"--large-body-bytes", "1", "--statement-timeout", "1s"});
+    pqxx::connection locker(site.pg.url());
+    auto hold = std::make_unique<pqxx::work>(locker);
+    hold->exec("LOCK TABLE eventsshop.deliveries IN SHARE MODE");
+    const std::string body = R"({"eventId": 79000001, "eventName": "Behind a lock"})";
+    auto answer = std::async(std::launch::async, [&] { return site.post(body); });
+    const bool answered = answer.wait_for(15s) == std::future_status::ready;
+    hold->commit();
+    const HttpResponse r = answer.get();
+    BOOST_TEST_REQUIRE(answered, "no answer within 15 s while the lock was held");
+    BOOST_TEST(r.status == 202u, r.body);
+    BOOST_TEST_REQUIRE(site.wait_drained(30s));
+    BOOST_TEST(site.stored(sha256_hex(body)) == 1);
 }
 
 // Issue 16: the queue was bounded by count only (4096 deliveries of up to 1 MiB: 4 GiB). Bodies of
