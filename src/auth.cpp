@@ -1,10 +1,9 @@
 #include "esr/auth.hpp"
 
 #include "esr/config.hpp"
+#include "esr/encoding.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -29,38 +28,6 @@ bool same_digest(const Authenticator::Digest& a, const Authenticator::Digest& b)
 }
 
 }  // namespace
-
-Authenticator::Digest sha256(std::string_view bytes) {
-    Authenticator::Digest d{};
-    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d.data());
-    return d;
-}
-
-std::string encode_base64(std::string_view bytes) {
-    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
-std::optional<std::string> decode_base64(std::string_view text) {
-    if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-    std::size_t padding = 0;
-    if (text.back() == '=') ++padding;
-    if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-    for (std::size_t i = 0; i < text.size() - padding; ++i) {
-        char c = text[i];
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') return std::nullopt;
-    }
-    std::string out(text.size() / 4 * 3, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    // EVP_DecodeBlock counts the zero bytes the padding stands for; drop them.
-    out.resize(static_cast<std::size_t>(n) - padding);
-    return out;
-}
 
 Authenticator::Authenticator(std::string basic_user, std::string_view basic_password,
                              const std::vector<std::string>& bearer_tokens)

@@ -1,6 +1,6 @@
 #include "esr/delivery.hpp"
 
-#include "esr/auth.hpp"
+#include "esr/encoding.hpp"
 #include "esr/config.hpp"
 #include "esr/payload/extract.hpp"
 

@@ -1,6 +1,7 @@
 #pragma once
 
-#include <array>
+#include "esr/encoding.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,7 +16,7 @@ struct Config;
 /// reveals them.
 class Authenticator {
 public:
-    using Digest = std::array<unsigned char, 32>;
+    using Digest = Sha256;
 
     Authenticator(std::string basic_user, std::string_view basic_password,
                   const std::vector<std::string>& bearer_tokens);
@@ -30,12 +31,5 @@ private:
     std::optional<Digest> basic_digest_;  // of "user:password"
     std::vector<Digest> bearer_digests_;
 };
-
-std::string encode_base64(std::string_view bytes);
-
-/// Strict base64 (RFC 4648, padded): nothing on bad length, bad characters or misplaced '='.
-std::optional<std::string> decode_base64(std::string_view text);
-
-Authenticator::Digest sha256(std::string_view bytes);
 
 }  // namespace esr

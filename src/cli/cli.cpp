@@ -1,6 +1,7 @@
 #include "esr/cli.hpp"
 
 #include "esr/auth.hpp"
+#include "esr/encoding.hpp"
 #include "esr/config_loader.hpp"
 #include "esr/db/delivery_writer.hpp"
 #include "esr/db/migrations.hpp"

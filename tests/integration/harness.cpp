@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "esr/auth.hpp"
+#include "esr/encoding.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -48,16 +48,7 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::string fixture(const std::string& name) { return read_file(std::filesystem::path(ESR_FIXTURES_DIR) / name); }
 
-std::string sha256_hex(const std::string& bytes) {
-    auto d = esr::sha256(bytes);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : d) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    return out;
-}
+std::string sha256_hex(const std::string& bytes) { return esr::to_hex(esr::sha256(bytes)); }
 
 std::string basic_auth(const std::string& user, const std::string& password) {
     std::string raw = user + ":" + password;
