@@ -24,7 +24,11 @@ private:
 struct ListenAddress {
     std::string host;  // numeric IPv4 or IPv6, without brackets
     std::uint16_t port = 0;
-    std::string to_string() const;
+    /// host:port, with an IPv6 host in brackets.
+    std::string to_string() const {
+        return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
+                                                   : host + ":" + std::to_string(port);
+    }
 };
 
 /// Parses "127.0.0.1:8080" or "[::1]:8080". Throws ConfigError naming `setting`.

@@ -149,11 +149,6 @@ ListenAddress parse_listen_address(const std::string& text, const std::string& s
     return a;
 }
 
-std::string ListenAddress::to_string() const {
-    return host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port)
-                                                : host + ":" + std::to_string(port);
-}
-
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& setting) {
     std::uint64_t n = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
