@@ -192,14 +192,14 @@ int run_simulate(const std::vector<std::string>& args) {
     auto total = s.files.empty() ? s.count : s.files.size();
     auto report = sim::simulate(s, [&](const sim::SimulateReport& r) {
         std::cerr << "simulate: " << r.sent << "/" << total << " sent, " << r.acknowledged << " acknowledged, "
-                  << static_cast<std::uint64_t>(r.sent / std::max(r.seconds, 1e-9)) << "/s\n";
+                  << static_cast<std::uint64_t>(static_cast<double>(r.sent) / std::max(r.seconds, 1e-9)) << "/s\n";
     });
     std::cout << "sent " << report.sent << " deliveries (" << report.bytes << " bytes) in " << report.seconds
-              << " s: " << static_cast<std::uint64_t>(report.sent / std::max(report.seconds, 1e-9))
+              << " s: " << static_cast<std::uint64_t>(static_cast<double>(report.sent) / std::max(report.seconds, 1e-9))
               << " deliveries/s\nstatus:";
     for (const auto& [status, n] : report.statuses) std::cout << " " << status << " x" << n;
     if (report.failed) std::cout << " no answer x" << report.failed;
-    std::cout << "\nlatency: p50 " << report.p50.count() / 1000.0 << " ms, p99 " << report.p99.count() / 1000.0
+    std::cout << "\nlatency: p50 " << std::chrono::duration<double, std::milli>(report.p50).count() << " ms, p99 " << std::chrono::duration<double, std::milli>(report.p99).count()
               << " ms\nacknowledged " << report.acknowledged << " of " << report.sent << "\n";
     return report.acknowledged == report.sent ? 0 : 1;
 }

@@ -122,7 +122,8 @@ std::string answer_to_a_partial_upload(int port, const std::string& head, std::s
     asio::ssl::context tls(asio::ssl::context::tls_client);
     asio::ssl::stream<asio::ip::tcp::socket> stream(ioc, tls);
     stream.set_verify_mode(asio::ssl::verify_none);  // what is tested here is not the certificate
-    SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
+    // SSL_set_tlsext_host_name, without the macro's C cast.
+    SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("localhost"));
     stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
     timeval timeout{static_cast<time_t>(wait.count()), 0};
     ::setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

@@ -7,21 +7,23 @@ using esr::decode_base64;
 
 namespace {
 
+unsigned byte_at(const std::string& s, std::size_t i) { return static_cast<unsigned char>(s[i]); }
+
 std::string encode(const std::string& raw) {
     static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     std::size_t i = 0;
     for (; i + 2 < raw.size(); i += 3) {
-        unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 | (unsigned char)raw[i + 2];
+        unsigned v = byte_at(raw, i) << 16 | byte_at(raw, i + 1) << 8 | byte_at(raw, i + 2);
         for (int s = 18; s >= 0; s -= 6) out += alphabet[(v >> s) & 63];
     }
     if (raw.size() - i == 1) {
-        unsigned v = (unsigned char)raw[i] << 16;
+        unsigned v = byte_at(raw, i) << 16;
         out += alphabet[(v >> 18) & 63];
         out += alphabet[(v >> 12) & 63];
         out += "==";
     } else if (raw.size() - i == 2) {
-        unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8;
+        unsigned v = byte_at(raw, i) << 16 | byte_at(raw, i + 1) << 8;
         out += alphabet[(v >> 18) & 63];
         out += alphabet[(v >> 12) & 63];
         out += alphabet[(v >> 6) & 63];

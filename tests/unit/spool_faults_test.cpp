@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(a_failed_directory_fsync_is_reported) {
 
 namespace {
 
-std::string body_of(int id) { return "{\"id\":" + std::to_string(id) + ",\"pad\":\"" + std::string(id % 97, 'p') + "\"}"; }
+std::string body_of(int id) { return "{\"id\":" + std::to_string(id) + ",\"pad\":\"" + std::string(static_cast<std::size_t>(id % 97), 'p') + "\"}"; }
 
 int id_of(const std::string& body) { return std::stoi(body.substr(6)); }
 
