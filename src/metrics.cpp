@@ -139,6 +139,11 @@ void Metrics::rejected(std::string_view code) {
 
 void Metrics::commit(std::chrono::microseconds duration) { commit_seconds_.observe(duration); }
 
+void Metrics::count_connections_with(std::function<std::size_t()> source) {
+    std::lock_guard lock(connections_source_mutex_);
+    connections_source_ = std::move(source);
+}
+
 std::string Metrics::render(const Gauges& g) const {
     std::string out;
     out.reserve(16 << 10);
@@ -185,8 +190,10 @@ std::string Metrics::render(const Gauges& g) const {
     header(out, "eventsshop_commit_duration_seconds", "histogram", "Time a writer's batch took to commit.");
     commit_seconds_.render(out, "eventsshop_commit_duration_seconds", "");
     header(out, "eventsshop_connections_open", "gauge", "HTTP connections open.");
-    sample(out, "eventsshop_connections_open", "",
-           static_cast<std::uint64_t>(std::max<std::int64_t>(connections_.load(std::memory_order_relaxed), 0)));
+    {
+        std::lock_guard lock(connections_source_mutex_);
+        sample(out, "eventsshop_connections_open", "", connections_source_ ? connections_source_() : 0);
+    }
     header(out, "eventsshop_connections_refused_total", "counter",
            "Connections turned away at --max-connections or --max-connections-per-address.");
     sample(out, "eventsshop_connections_refused_total", "", connections_refused_.load(std::memory_order_relaxed));

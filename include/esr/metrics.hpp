@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -37,8 +39,9 @@ public:
     void auth_failure() { auth_failures_.fetch_add(1, std::memory_order_relaxed); }
     void rejected(std::string_view code);
     void commit(std::chrono::microseconds duration);
-    void connection_opened() { connections_.fetch_add(1, std::memory_order_relaxed); }
-    void connection_closed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+    /// Where the open-connection gauge is read at scrape time: the server's registry owns that
+    /// count, so it is not kept twice. Cleared (nullptr) by the server before it goes; 0 without.
+    void count_connections_with(std::function<std::size_t()> source);
     /// A connection turned away at --max-connections or --max-connections-per-address.
     void connection_refused() { connections_refused_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -63,7 +66,8 @@ private:
     std::array<std::atomic<std::uint64_t>, 4> deliveries_{}, records_{};  // by Kind
     std::atomic<std::uint64_t> duplicates_{0}, spooled_{0}, auth_failures_{0}, bytes_received_{0};
     std::atomic<std::uint64_t> rejected_invalid_json_{0}, rejected_kind_mismatch_{0};
-    std::atomic<std::int64_t> connections_{0};
+    mutable std::mutex connections_source_mutex_;  // a scrape may race a server's start or end
+    std::function<std::size_t()> connections_source_;
     std::atomic<std::uint64_t> connections_refused_{0};
     std::array<std::atomic<std::int64_t>, 4> last_delivery_unix_{};  // by Kind; 0: none since start
     Histogram commit_seconds_;
