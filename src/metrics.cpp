@@ -18,8 +18,6 @@
 namespace esr {
 namespace {
 
-constexpr std::array<std::string_view, Metrics::route_count> route_names{
-    "delivery", "eventsinfo", "eventimpact", "hoteldemand", "healthz", "readyz", "metrics", "other"};
 constexpr std::array<Kind, 4> kinds{Kind::unclassified, Kind::eventsinfo, Kind::eventimpact, Kind::hoteldemand};
 
 std::string number(double v) {
@@ -110,7 +108,7 @@ void Metrics::Histogram::render(std::string& out, const std::string& name, const
     sample(out, name + "_count", labels, cumulative);
 }
 
-void Metrics::request(Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in) {
+void Metrics::request(http::Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in) {
     auto r = static_cast<std::size_t>(route);
     std::size_t s = statuses.size() - 1;  // "other"
     for (std::size_t i = 0; i + 1 < statuses.size(); ++i)
@@ -148,19 +146,19 @@ std::string Metrics::render(const Gauges& g) const {
     std::string out;
     out.reserve(16 << 10);
     header(out, "eventsshop_http_requests_total", "counter", "HTTP requests answered, by route and status code.");
-    for (std::size_t r = 0; r < route_count; ++r)
+    for (std::size_t r = 0; r < http::route_count; ++r)
         for (std::size_t s = 0; s < statuses.size(); ++s) {
             auto v = requests_[r][s].load(std::memory_order_relaxed);
             if (v == 0) continue;
             sample(out, "eventsshop_http_requests_total",
-                   "route=\"" + std::string(route_names[r]) + "\",code=\"" +
+                   "route=\"" + std::string(http::to_string(static_cast<http::Route>(r))) + "\",code=\"" +
                        (statuses[s] ? std::to_string(statuses[s]) : std::string("other")) + "\"",
                    v);
         }
     header(out, "eventsshop_http_request_duration_seconds", "histogram", "Time from request header to answer.");
-    for (std::size_t r = 0; r < route_count; ++r)
+    for (std::size_t r = 0; r < http::route_count; ++r)
         request_seconds_[r].render(out, "eventsshop_http_request_duration_seconds",
-                                   "route=\"" + std::string(route_names[r]) + "\"");
+                                   "route=\"" + std::string(http::to_string(static_cast<http::Route>(r))) + "\"");
     header(out, "eventsshop_received_bytes_total", "counter", "Request bytes read (headers and bodies).");
     sample(out, "eventsshop_received_bytes_total", "", bytes_received_.load(std::memory_order_relaxed));
     header(out, "eventsshop_deliveries_total", "counter", "Deliveries acknowledged (new ones), by kind.");

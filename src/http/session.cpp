@@ -108,7 +108,8 @@ void Session::on_header(error_code ec, std::size_t bytes) {
     head_.metrics_listener = metrics_listener_;
     keep_alive_ = req.keep_alive();
 
-    auto decision = state_.handler.on_header(head_);
+    route_ = route_of(head_.target, state_.config.base_path);  // once, for the handler and /metrics
+    auto decision = state_.handler.on_header(head_, route_);
     if (auto* early = std::get_if<Response>(&decision)) {
         // A body we will not read must not be taken for the next request: close instead.
         bool body_pending = !parser_->is_done();
@@ -243,9 +244,10 @@ void Session::log_request(const Response& r, std::size_t bytes_out) {
     if (r.delivery_id != 0) f["delivery_id"] = r.delivery_id;
     if (!r.kind.empty()) f["kind"] = r.kind;
     if (intake_) f["principal"] = intake_->principal;
-    state_.metrics.request(intake_ ? intake_->route : r.route, r.status, us, bytes_in_);
+    state_.metrics.request(route_, r.status, us, bytes_in_);
     log::write(r.status >= 500 ? log::Level::warning : log::Level::info, "request", f);
     head_ = {};
+    route_ = Route::other;
     intake_.reset();
 }
 

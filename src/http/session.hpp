@@ -3,6 +3,7 @@
 // One connection: reads requests, asks the Handler about each, writes the answers.
 
 #include "esr/http/handler.hpp"
+#include "esr/http/route.hpp"
 #include "http/growing_string_body.hpp"
 #include "http/shared_state.hpp"
 
@@ -68,6 +69,7 @@ private:
     std::optional<boost::beast::http::request_parser<GrowingStringBody>> parser_;
     std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> continue_;
     RequestHead head_;
+    Route route_ = Route::other;  // of the request in progress (other until its header is read)
     std::optional<Intake> intake_;
     bool unread_body_ = false;  // refused with (some of) its body still to come
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
