@@ -18,8 +18,6 @@
 namespace esr {
 namespace {
 
-constexpr std::array<std::string_view, Metrics::route_count> route_names{
-    "delivery", "eventsinfo", "eventimpact", "hoteldemand", "healthz", "readyz", "metrics", "other"};
 constexpr std::array<Kind, 4> kinds{Kind::unclassified, Kind::eventsinfo, Kind::eventimpact, Kind::hoteldemand};
 
 std::string number(double v) {
@@ -110,7 +108,7 @@ void Metrics::Histogram::render(std::string& out, const std::string& name, const
     sample(out, name + "_count", labels, cumulative);
 }
 
-void Metrics::request(Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in) {
+void Metrics::request(http::Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in) {
     auto r = static_cast<std::size_t>(route);
     std::size_t s = statuses.size() - 1;  // "other"
     for (std::size_t i = 0; i + 1 < statuses.size(); ++i)
@@ -139,23 +137,28 @@ void Metrics::rejected(std::string_view code) {
 
 void Metrics::commit(std::chrono::microseconds duration) { commit_seconds_.observe(duration); }
 
+void Metrics::count_connections_with(std::function<std::size_t()> source) {
+    std::lock_guard lock(connections_source_mutex_);
+    connections_source_ = std::move(source);
+}
+
 std::string Metrics::render(const Gauges& g) const {
     std::string out;
     out.reserve(16 << 10);
     header(out, "eventsshop_http_requests_total", "counter", "HTTP requests answered, by route and status code.");
-    for (std::size_t r = 0; r < route_count; ++r)
+    for (std::size_t r = 0; r < http::route_count; ++r)
         for (std::size_t s = 0; s < statuses.size(); ++s) {
             auto v = requests_[r][s].load(std::memory_order_relaxed);
             if (v == 0) continue;
             sample(out, "eventsshop_http_requests_total",
-                   "route=\"" + std::string(route_names[r]) + "\",code=\"" +
+                   "route=\"" + std::string(http::to_string(static_cast<http::Route>(r))) + "\",code=\"" +
                        (statuses[s] ? std::to_string(statuses[s]) : std::string("other")) + "\"",
                    v);
         }
     header(out, "eventsshop_http_request_duration_seconds", "histogram", "Time from request header to answer.");
-    for (std::size_t r = 0; r < route_count; ++r)
+    for (std::size_t r = 0; r < http::route_count; ++r)
         request_seconds_[r].render(out, "eventsshop_http_request_duration_seconds",
-                                   "route=\"" + std::string(route_names[r]) + "\"");
+                                   "route=\"" + std::string(http::to_string(static_cast<http::Route>(r))) + "\"");
     header(out, "eventsshop_received_bytes_total", "counter", "Request bytes read (headers and bodies).");
     sample(out, "eventsshop_received_bytes_total", "", bytes_received_.load(std::memory_order_relaxed));
     header(out, "eventsshop_deliveries_total", "counter", "Deliveries acknowledged (new ones), by kind.");
@@ -185,8 +188,10 @@ std::string Metrics::render(const Gauges& g) const {
     header(out, "eventsshop_commit_duration_seconds", "histogram", "Time a writer's batch took to commit.");
     commit_seconds_.render(out, "eventsshop_commit_duration_seconds", "");
     header(out, "eventsshop_connections_open", "gauge", "HTTP connections open.");
-    sample(out, "eventsshop_connections_open", "",
-           static_cast<std::uint64_t>(std::max<std::int64_t>(connections_.load(std::memory_order_relaxed), 0)));
+    {
+        std::lock_guard lock(connections_source_mutex_);
+        sample(out, "eventsshop_connections_open", "", connections_source_ ? connections_source_() : 0);
+    }
     header(out, "eventsshop_connections_refused_total", "counter",
            "Connections turned away at --max-connections or --max-connections-per-address.");
     sample(out, "eventsshop_connections_refused_total", "", connections_refused_.load(std::memory_order_relaxed));

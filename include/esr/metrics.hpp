@@ -1,11 +1,14 @@
 #pragma once
 
+#include "esr/http/route.hpp"
 #include "esr/kind.hpp"
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -15,9 +18,6 @@ namespace esr {
 /// few relaxed increments on the request path, and a scrape never waits on the database.
 class Metrics {
 public:
-    enum class Route { delivery, eventsinfo, eventimpact, hoteldemand, healthz, readyz, metrics, other };
-    static constexpr std::size_t route_count = 8;
-
     /// Read at scrape time from the parts that own them.
     struct Gauges {
         std::uint64_t queue_depth = 0;
@@ -32,13 +32,15 @@ public:
         bool database_up = false;
     };
 
-    void request(Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in);
+    /// One answered request, counted under the route its session found for it.
+    void request(http::Route route, unsigned status, std::chrono::microseconds duration, std::uint64_t bytes_in);
     void delivery(Kind kind, std::int64_t records, bool duplicate, bool spooled);
     void auth_failure() { auth_failures_.fetch_add(1, std::memory_order_relaxed); }
     void rejected(std::string_view code);
     void commit(std::chrono::microseconds duration);
-    void connection_opened() { connections_.fetch_add(1, std::memory_order_relaxed); }
-    void connection_closed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+    /// Where the open-connection gauge is read at scrape time: the server's registry owns that
+    /// count, so it is not kept twice. Cleared (nullptr) by the server before it goes; 0 without.
+    void count_connections_with(std::function<std::size_t()> source);
     /// A connection turned away at --max-connections or --max-connections-per-address.
     void connection_refused() { connections_refused_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -58,12 +60,13 @@ private:
         void render(std::string& out, const std::string& name, const std::string& labels) const;
     };
 
-    std::array<std::array<std::atomic<std::uint64_t>, statuses.size()>, route_count> requests_{};
-    std::array<Histogram, route_count> request_seconds_{};
+    std::array<std::array<std::atomic<std::uint64_t>, statuses.size()>, http::route_count> requests_{};
+    std::array<Histogram, http::route_count> request_seconds_{};
     std::array<std::atomic<std::uint64_t>, 4> deliveries_{}, records_{};  // by Kind
     std::atomic<std::uint64_t> duplicates_{0}, spooled_{0}, auth_failures_{0}, bytes_received_{0};
     std::atomic<std::uint64_t> rejected_invalid_json_{0}, rejected_kind_mismatch_{0};
-    std::atomic<std::int64_t> connections_{0};
+    mutable std::mutex connections_source_mutex_;  // a scrape may race a server's start or end
+    std::function<std::size_t()> connections_source_;
     std::atomic<std::uint64_t> connections_refused_{0};
     std::array<std::atomic<std::int64_t>, 4> last_delivery_unix_{};  // by Kind; 0: none since start
     Histogram commit_seconds_;

@@ -8,49 +8,6 @@
 
 namespace esr::http {
 
-enum class Route { delivery, healthz, readyz, metrics, none };
-
-struct Match {
-    Route route = Route::none;
-    std::optional<Kind> kind;
-};
-
-namespace {
-
-Match match_path(std::string_view path, std::string_view base) {
-    if (path == "/healthz") return {Route::healthz, {}};
-    if (path == "/readyz") return {Route::readyz, {}};
-    if (path == "/metrics") return {Route::metrics, {}};
-    if (path.substr(0, base.size()) != base) return {};
-    std::string_view rest = path.substr(base.size());
-    if (!rest.empty() && rest.front() != '/') return {};  // "/eventsshopx" is not under "/eventsshop"
-    if (rest.empty() || rest == "/") return {Route::delivery, {}};
-    if (rest == "/healthz") return {Route::healthz, {}};
-    if (rest == "/readyz") return {Route::readyz, {}};
-    if (rest == "/metrics") return {Route::metrics, {}};
-    if (rest.front() == '/') rest.remove_prefix(1);
-    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    if (auto kind = kind_from_string(rest); kind && *kind != Kind::unclassified) return {Route::delivery, kind};
-    return {};
-}
-
-Metrics::Route metrics_route(const Match& m) {
-    switch (m.route) {
-        case Route::healthz: return Metrics::Route::healthz;
-        case Route::readyz: return Metrics::Route::readyz;
-        case Route::metrics: return Metrics::Route::metrics;
-        case Route::none: return Metrics::Route::other;
-        case Route::delivery:
-            if (!m.kind) return Metrics::Route::delivery;
-            if (*m.kind == Kind::eventsinfo) return Metrics::Route::eventsinfo;
-            if (*m.kind == Kind::eventimpact) return Metrics::Route::eventimpact;
-            return Metrics::Route::hoteldemand;
-    }
-    return Metrics::Route::other;
-}
-
-}  // namespace
-
 Handler::Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
                  const ReadinessProbe& readiness, Metrics& metrics)
     : config_(config),
@@ -89,26 +46,17 @@ boost::json::object Handler::ready_body(std::string_view status) const {
     return body;
 }
 
-std::variant<Response, Intake> Handler::on_header(const RequestHead& head) const {
+std::variant<Response, Intake> Handler::on_header(const RequestHead& head, Route route) const {
     std::string_view path = head.target;
     path = path.substr(0, path.find('?'));
-    Match m = match_path(path, config_.base_path);
-    auto decision = decide(head, path, m);
-    if (auto* r = std::get_if<Response>(&decision)) r->route = metrics_route(m);
-    else std::get<Intake>(decision).route = metrics_route(m);
-    return decision;
-}
+    if (route == Route::other) return answers::no_such_path(path);
 
-std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::string_view path, const Match& m) const {
-
-    if (m.route == Route::none) return answers::no_such_path(path);
-
-    const bool internal = m.route == Route::metrics || m.route == Route::healthz || m.route == Route::readyz;
+    const bool internal = route == Route::metrics || route == Route::healthz || route == Route::readyz;
     if (head.metrics_listener && !internal)
         return answers::only_internal_endpoints_here();
     // Internal endpoints stay off the public address once they have one of their own.
     if (internal && config_.metrics_listen && !head.metrics_listener) return answers::no_such_path(path);
-    if (m.route == Route::metrics) {
+    if (route == Route::metrics) {
         if (auto creds = credentials(); creds->metrics) {
             // The delivery path's bearer check (digests, constant time).
             if (!creds->metrics->authenticate(head.authorization))
@@ -133,9 +81,9 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         return r;
     }
-    if (m.route == Route::healthz || m.route == Route::readyz) {
+    if (route == Route::healthz || route == Route::readyz) {
         if (head.method != "GET") return answers::wrong_method("GET", "use GET on " + std::string(path));
-        if (m.route == Route::healthz) return answers::json(200, {{"status", "ok"}});
+        if (route == Route::healthz) return answers::json(200, {{"status", "ok"}});
         // A class, not the reason itself: libpq's text names hosts, ports and users. The monitor
         // and the spool log the text when it changes.
         std::string reason = readiness_.not_ready_class();
@@ -154,7 +102,7 @@ std::variant<Response, Intake> Handler::decide(const RequestHead& head, std::str
     }
     if (head.content_length && *head.content_length > config_.max_body_bytes)
         return answers::declared_too_large(*head.content_length, config_.max_body_bytes);
-    return Intake{m.kind, std::move(*principal), head.remote_addr, std::string(path)};
+    return Intake{kind_of(route), std::move(*principal), head.remote_addr, std::string(path)};
 }
 
 std::optional<Response> Handler::failed_authentication(const RequestHead& head) const {

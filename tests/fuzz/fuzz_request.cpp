@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     esr::http::RequestHead head{std::string(req.method_string()), std::string(req.target()),
                                 std::string(req[bhttp::field::authorization]), {}, "192.0.2.1"};
     if (auto length = parser.content_length()) head.content_length = *length;
-    auto decision = handler.on_header(head);
+    auto decision = handler.on_header(head, esr::http::route_of(head.target, config.base_path));
     if (auto* intake = std::get_if<esr::http::Intake>(&decision); intake && parser.is_done()) {
         handler.on_body(*intake, parser.release().body(), [](esr::http::Response) {});
     }

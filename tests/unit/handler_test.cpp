@@ -40,12 +40,12 @@ struct Fixture {
         return {"POST", std::move(target), std::move(authorization), 10, "192.0.2.1"};
     }
     Response header_answer(const RequestHead& head) {
-        auto d = handler.on_header(head);
+        auto d = handler.on_header(head, route_of(head.target, config.base_path));
         BOOST_REQUIRE(std::holds_alternative<Response>(d));
         return std::get<Response>(d);
     }
     Intake intake(const RequestHead& head) {
-        auto d = handler.on_header(head);
+        auto d = handler.on_header(head, route_of(head.target, config.base_path));
         BOOST_REQUIRE(std::holds_alternative<Intake>(d));
         return std::get<Intake>(d);
     }
@@ -81,6 +81,27 @@ BOOST_AUTO_TEST_CASE(valid_credentials_are_never_throttled) {
     BOOST_TEST(header(challenge, "WWW-Authenticate").find("Basic") != std::string::npos);
     intake(post("/", "Bearer tok"));
     intake(post("/", "Basic ZXM6cHc="));
+}
+
+// Issue 14: the route is found once, by the session, from the target: a pure function.
+BOOST_AUTO_TEST_CASE(the_route_is_a_function_of_the_target_and_the_base_path) {
+    BOOST_TEST((route_of("/", "") == Route::delivery));
+    BOOST_TEST((route_of("/?kind=x", "") == Route::delivery));
+    BOOST_TEST((route_of("/hoteldemand", "") == Route::hoteldemand));
+    BOOST_TEST((route_of("/eventsimpact/", "") == Route::eventimpact));
+    BOOST_TEST((route_of("/eventsinfo?x=1", "") == Route::eventsinfo));
+    BOOST_TEST((route_of("/unclassified", "") == Route::other));
+    BOOST_TEST((route_of("/metrics?x=1", "") == Route::metrics));
+    BOOST_TEST((route_of("/healthz", "/eventsshop") == Route::healthz));
+    BOOST_TEST((route_of("/eventsshop/readyz", "/eventsshop") == Route::readyz));
+    BOOST_TEST((route_of("/eventsshop", "/eventsshop") == Route::delivery));
+    BOOST_TEST((route_of("/eventsshop/eventsinfo/", "/eventsshop") == Route::eventsinfo));
+    BOOST_TEST((route_of("/", "/eventsshop") == Route::other));
+    BOOST_TEST((route_of("/eventsshopx", "/eventsshop") == Route::other));
+    BOOST_TEST((kind_of(Route::hoteldemand) == Kind::hoteldemand));
+    BOOST_TEST(!kind_of(Route::delivery));
+    BOOST_TEST(!kind_of(Route::metrics));
+    BOOST_TEST(to_string(Route::eventimpact) == "eventimpact");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_path_is_404_with_json) {

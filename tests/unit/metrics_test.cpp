@@ -45,7 +45,7 @@ BOOST_AUTO_TEST_CASE(an_operators_view) {
     BOOST_TEST(value_of(text, "process_cpu_seconds_total") >= 0);
     BOOST_TEST(value_of(text, "process_start_time_seconds") > 1e9);
 
-    m.request(Metrics::Route::delivery, 408, std::chrono::milliseconds(1), 0);
+    m.request(http::Route::delivery, 408, std::chrono::milliseconds(1), 0);
     m.connection_refused();
     text = m.render({});
     BOOST_TEST(value_of(text, "eventsshop_http_requests_total{route=\"delivery\",code=\"408\"}") == 1);

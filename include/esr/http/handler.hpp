@@ -5,6 +5,7 @@
 #include "esr/delivery.hpp"
 #include "esr/http/auth_throttle.hpp"
 #include "esr/http/response.hpp"
+#include "esr/http/route.hpp"
 
 #include <memory>
 #include <mutex>
@@ -39,11 +40,7 @@ struct Intake {
     std::string principal;
     std::string remote_addr;
     std::string path;
-    Metrics::Route route = Metrics::Route::delivery;
 };
-
-
-struct Match;  // which route a path names (handler.cpp)
 
 /// What a request is checked against; replaced whole on reload (SIGHUP), never changed in place.
 struct Credentials {
@@ -55,7 +52,8 @@ struct Credentials {
 };
 
 /// Request handling, as functions of a parsed request. The session (which owns the socket) calls
-/// `on_header` once the header is in, reads the body only for an Intake, then calls `on_body`.
+/// `on_header` once the header is in, with the route it found (route_of), reads the body only for
+/// an Intake, then calls `on_body`.
 class Handler {
 public:
     Handler(const Config& config, const Authenticator& auth, DeliverySink& sink,
@@ -67,14 +65,14 @@ public:
     /// keeps the answer it had). Thread-safe: a reload while deliveries flow refuses none of them.
     void set_credentials(std::shared_ptr<const Credentials> credentials);
 
-    std::variant<Response, Intake> on_header(const RequestHead& head) const;
+    /// `route` is route_of(head.target, --base-path), found by the session.
+    std::variant<Response, Intake> on_header(const RequestHead& head, Route route) const;
 
     /// `done` is called exactly once, possibly on another thread.
     void on_body(const Intake& intake, std::string body,
                  std::function<void(Response)> done) const;
 
 private:
-    std::variant<Response, Intake> decide(const RequestHead& head, std::string_view path, const Match& match) const;
     boost::json::object ready_body(std::string_view status) const;
     /// A failed authentication, counted in /metrics and (when credentials were sent) by the
     /// throttle: 429 when its address is past the limit, else nothing (the caller answers 401).

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "esr/metrics.hpp"
-
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -16,7 +14,6 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     bool close = false;  // end the connection after this answer
     std::string content_type = "application/json";
-    Metrics::Route route = Metrics::Route::other;
     // For the request log only.
     std::int64_t delivery_id = 0;
     std::string kind;
