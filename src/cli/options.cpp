@@ -3,7 +3,7 @@
 #include "db/connection.hpp"
 
 #include "esr/http/client.hpp"
-#include "esr/http/forwarded.hpp"
+#include "esr/address.hpp"
 #include "esr/kind.hpp"
 
 #include <charconv>
@@ -299,7 +299,7 @@ std::vector<Option> build() {
         o.set = [](Target t, const std::string& v, const std::string& setting) {
             t.config.trusted_proxies.clear();
             for (const auto& cidr : split_list(v)) {
-                if (!http::parse_cidr(cidr))
+                if (!parse_cidr(cidr))
                     throw ConfigError(setting, "'" + cidr + "' is not an address or CIDR block");
                 // Trusting every address lets any client choose the address it is counted under.
                 if (cidr.ends_with("/0"))

@@ -4,7 +4,7 @@
 #include "large_delivery.hpp"
 #include "store.hpp"
 #include "esr/config.hpp"
-#include "esr/http/forwarded.hpp"
+#include "esr/address.hpp"
 #include "esr/log.hpp"
 #include "esr/spool/spool.hpp"
 
@@ -320,7 +320,7 @@ std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::
         d.principal = std::move(spooled.principal);
         // An older daemon spooled the peer's address as it came (an IPv6 zone, or text that is no
         // address), which PostgreSQL's inet refuses: normalised as intake now does it.
-        d.remote_addr = http::client_address(spooled.remote_addr, {}, {});
+        d.remote_addr = client_address(spooled.remote_addr, {}, {});
         if (d.unparsed) flush();  // alone, streaming
         chunk_bytes += d.body.size();
         const bool alone = d.unparsed;

@@ -2,7 +2,7 @@
 
 #include "esr/config.hpp"
 #include "esr/http/answers.hpp"
-#include "esr/http/forwarded.hpp"
+#include "esr/address.hpp"
 #include "esr/log.hpp"
 #include "esr/metrics.hpp"
 

@@ -4,7 +4,7 @@
 // the connection counts (total and per address): /metrics reads the total from here at scrape
 // time, so there is no second counter to drift from it.
 
-#include "esr/http/forwarded.hpp"
+#include "esr/address.hpp"
 
 #include <atomic>
 #include <chrono>

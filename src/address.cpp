@@ -1,10 +1,10 @@
-#include "esr/http/forwarded.hpp"
+#include "esr/address.hpp"
 
 #include <charconv>
 
 #include <arpa/inet.h>
 
-namespace esr::http {
+namespace esr {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -118,4 +118,4 @@ std::string client_address(const std::string& peer, std::string_view forwarded_f
     return to_text(*current);
 }
 
-}  // namespace esr::http
+}  // namespace esr

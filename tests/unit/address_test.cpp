@@ -1,8 +1,8 @@
-#include "esr/http/forwarded.hpp"
+#include "esr/address.hpp"
 
 #include <boost/test/unit_test.hpp>
 
-using namespace esr::http;
+using namespace esr;
 
 namespace {
 std::vector<Cidr> cidrs(std::initializer_list<const char*> texts) {
@@ -12,7 +12,7 @@ std::vector<Cidr> cidrs(std::initializer_list<const char*> texts) {
 }
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(forwarded)
+BOOST_AUTO_TEST_SUITE(address)
 
 BOOST_AUTO_TEST_CASE(cidrs_parse_and_match) {
     BOOST_TEST(!parse_cidr("10.0.0.0/33"));

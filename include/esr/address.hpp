@@ -1,12 +1,15 @@
 #pragma once
 
+// Client addresses: trusted-proxy blocks, X-Forwarded-For, and the normal form stored in
+// PostgreSQL's inet columns. Below HTTP, because the spool drain and the config need it too.
+
 #include <array>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace esr::http {
+namespace esr {
 
 /// An address block such as 10.0.0.0/8 or fd00::/8. IPv4 is held as IPv4-mapped IPv6, so a
 /// peer seen as ::ffff:10.1.2.3 matches 10.0.0.0/8.
@@ -27,4 +30,4 @@ bool is_trusted(const std::string& address, const std::vector<Cidr>& blocks);
 /// not one is the client. A malformed entry ends the walk at the last address known good.
 std::string client_address(const std::string& peer, std::string_view forwarded_for, const std::vector<Cidr>& trusted);
 
-}  // namespace esr::http
+}  // namespace esr
