@@ -52,7 +52,7 @@ std::optional<std::array<unsigned char, 16>> parse_forwarded_entry(std::string_v
 }
 
 bool is_mapped_v4(const std::array<unsigned char, 16>& a) {
-    for (int i = 0; i < 10; ++i)
+    for (std::size_t i = 0; i < 10; ++i)
         if (a[i]) return false;
     return a[10] == 0xff && a[11] == 0xff;
 }

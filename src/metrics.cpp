@@ -42,7 +42,8 @@ void sample_real(std::string& out, const std::string& name, const std::string& l
 // dashboards and alerts work unchanged.
 void render_process(std::string& out) {
     std::ifstream stat_file("/proc/self/stat");
-    std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+    std::string stat;
+    std::getline(stat_file, stat);  // one line
     auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
     if (close == std::string::npos) return;
     std::istringstream fields(stat.substr(close + 2));

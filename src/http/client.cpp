@@ -115,8 +115,10 @@ struct Client::Impl {
             throw ClientError("cannot connect to " + url.origin() + ": " + ec.message());
         }
         if (secure) {
-            // SNI, and the name the certificate must carry.
-            if (!SSL_set_tlsext_host_name(secure->native_handle(), url.host.c_str()))
+            // SNI, and the name the certificate must carry. SSL_ctrl is what SSL_set_tlsext_host_name
+            // expands to, without its C cast.
+            if (!SSL_ctrl(secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                          const_cast<char*>(url.host.c_str())))
                 throw ClientError("cannot set the TLS server name for " + url.host);
             secure->set_verify_callback(ssl::host_name_verification(url.host));
             ec = wait([&](auto handler) { secure->async_handshake(ssl::stream_base::client, handler); });
