@@ -14,8 +14,9 @@ namespace json = boost::json;
 bool is_demand_row(const View& v) { return v.has_scalar(sent().demand_figures); }
 
 KindMismatch mismatch(Kind found, std::string_view why, Kind declared) {
-    return KindMismatch("the body looks like " + std::string(to_string(found)) + " (" + std::string(why) + "), not " +
-                        std::string(to_string(declared)));
+    return {found, declared,
+            "the body looks like " + std::string(to_string(found)) + " (" + std::string(why) + "), not " +
+                std::string(to_string(declared))};
 }
 
 namespace {
@@ -140,8 +141,8 @@ std::optional<std::int64_t> event_id_of(const View& v) {
 
 }  // namespace
 
-Extraction extract_document(const json::value& document, std::optional<Kind> declared,
-                            std::optional<std::size_t> streamed_demand) {
+std::variant<Extraction, KindMismatch> extract_document(const json::value& document, std::optional<Kind> declared,
+                                                        std::optional<std::size_t> streamed_demand) {
     std::vector<Candidate> candidates;
     if (!streamed_demand) gather_demand_rows(document, nullptr, true, candidates);
     gather(document, nullptr, 0, true, candidates);
@@ -170,7 +171,7 @@ Extraction extract_document(const json::value& document, std::optional<Kind> dec
         out.reason = "no records with event ids, impact scores or demand figures";
     }
     if (declared && out.kind != Kind::unclassified && out.kind != *declared)
-        throw mismatch(out.kind, out.reason, *declared);
+        return mismatch(out.kind, out.reason, *declared);
     if (declared) out.kind = *declared;  // an unrecognisable body takes the path's kind
 
     // An impact row's event keeps its date and score out of extra: they are the impact's.
@@ -208,7 +209,7 @@ Extraction extract_document(const json::value& document, std::optional<Kind> dec
     return out;
 }
 
-Extraction extract(const json::value& document, std::optional<Kind> declared) {
+std::variant<Extraction, KindMismatch> extract(const json::value& document, std::optional<Kind> declared) {
     return extract_document(document, declared, std::nullopt);
 }
 

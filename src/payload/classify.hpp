@@ -19,7 +19,8 @@ KindMismatch mismatch(Kind found, std::string_view why, Kind declared);
 
 /// Classifies `document` and derives its typed rows. `streamed_demand`: how many demand rows the
 /// streaming builder already handed on (it leaves none in `document`); nothing: look for them.
-Extraction extract_document(const boost::json::value& document, std::optional<Kind> declared,
-                            std::optional<std::size_t> streamed_demand);
+std::variant<Extraction, KindMismatch> extract_document(const boost::json::value& document,
+                                                        std::optional<Kind> declared,
+                                                        std::optional<std::size_t> streamed_demand);
 
 }  // namespace esr::payload

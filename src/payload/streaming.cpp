@@ -36,15 +36,12 @@ public:
         stack_.push_back({json::object(storage_), {}});
         return true;
     }
-    bool on_object_end(std::size_t, ec&) {
+    bool on_object_end(std::size_t, ec& error) {
         json::value done = std::move(stack_.back().value);
         stack_.pop_back();
         if (stack_.empty() || stack_.back().value.is_array()) {
             View view(done.get_object());
-            if (is_demand_row(view)) {
-                emit(view);
-                return true;
-            }
+            if (is_demand_row(view)) return emit(view, error);
         }
         attach(std::move(done));
         return true;
@@ -91,6 +88,7 @@ public:
     json::value& document() { return root_; }
     std::size_t streamed() const { return streamed_; }
     std::size_t duplicate_keys() const { return duplicate_keys_; }
+    std::optional<KindMismatch>& refusal() { return refusal_; }
 
 private:
     struct Frame {
@@ -110,10 +108,13 @@ private:
         return true;
     }
 
-    void emit(const View& row) {
+    /// False (the parse stops, refusal() says why) for a demand row under another declared kind.
+    bool emit(const View& row, ec& error) {
         if (declared_ && *declared_ != Kind::hoteldemand) {
-            throw mismatch(Kind::hoteldemand,
-                           "records with demand figures: absoluteDemand, relativeDemand, eventsRegistered", *declared_);
+            refusal_ = mismatch(Kind::hoteldemand,
+                                "records with demand figures: absoluteDemand, relativeDemand, eventsRegistered", *declared_);
+            error = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
+            return false;
         }
         // The nearest object around the row's array: its members so far are the envelope.
         const json::object* envelope = nullptr;
@@ -122,9 +123,11 @@ private:
         if (envelope) defaults = defaults_of(*envelope);
         sink_.row(demand_row(row, envelope ? &defaults : nullptr));
         ++streamed_;
+        return true;
     }
 
     std::optional<Kind> declared_;
+    std::optional<KindMismatch> refusal_;
     DemandRowSink& sink_;
     std::vector<Frame> stack_;
     std::string text_;
@@ -142,19 +145,24 @@ public:
 
 }  // namespace
 
-std::variant<Extraction, JsonSyntaxError> extract_streaming(std::string_view body, std::optional<Kind> declared,
-                                                             DemandRowSink& sink, json::storage_ptr storage) {
+std::variant<Extraction, JsonSyntaxError, KindMismatch> extract_streaming(std::string_view body,
+                                                                          std::optional<Kind> declared,
+                                                                          DemandRowSink& sink,
+                                                                          json::storage_ptr storage) {
     json::basic_parser<StreamingBuilder> parser(parse_options(), declared, sink, std::move(storage));
     boost::system::error_code ec;
     std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+    if (auto& refused = parser.handler().refusal()) return std::move(*refused);
     if (!ec && consumed < body.size()) ec = json::error::extra_data;
     if (ec) return JsonSyntaxError{consumed, ec.message()};
     auto x = extract_document(parser.handler().document(), declared, parser.handler().streamed());
-    x.duplicate_keys = parser.handler().duplicate_keys();
-    return x;
+    if (auto* refused = std::get_if<KindMismatch>(&x)) return std::move(*refused);
+    auto& extraction = std::get<Extraction>(x);
+    extraction.duplicate_keys = parser.handler().duplicate_keys();
+    return std::move(extraction);
 }
 
-std::variant<Extraction, JsonSyntaxError> extract_body(std::string_view body, std::optional<Kind> declared) {
+std::variant<Extraction, JsonSyntaxError, KindMismatch> extract_body(std::string_view body, std::optional<Kind> declared) {
     CollectRows rows;
     // A small body's document lives in one arena, freed at once: far fewer malloc calls. (Not for
     // a large one: an arena never frees, and a streamed matrix drops its rows as it goes.)
