@@ -26,26 +26,25 @@ Refusal invalid_json(const payload::JsonSyntaxError& error) {
 }
 
 Refusal kind_mismatch(const payload::KindMismatch& error, std::string_view path) {
-    return {"kind_mismatch", std::string(error.what()) + ", yet it was posted to " + std::string(path)};
+    return {"kind_mismatch", error.message + ", yet it was posted to " + std::string(path)};
 }
 
 bool validate_unparsed(Delivery& d) {
     if (!d.unparsed || !d.rejected_because.empty()) return d.rejected_because.empty();
-    try {
-        DiscardDemandRows rows;
-        auto extracted = payload::extract_streaming(d.body, d.declared_kind, rows);
-        if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-            refuse(d, invalid_json(*err));
-            return false;
-        }
-        const auto& x = std::get<payload::Extraction>(extracted);
-        d.kind = x.kind;
-        d.validated_records = x.record_count();
-        return true;
-    } catch (const payload::KindMismatch& e) {
-        refuse(d, kind_mismatch(e, d.path));
+    DiscardDemandRows rows;
+    auto extracted = payload::extract_streaming(d.body, d.declared_kind, rows);
+    if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+        refuse(d, invalid_json(*err));
         return false;
     }
+    if (auto* mismatch = std::get_if<payload::KindMismatch>(&extracted)) {
+        refuse(d, kind_mismatch(*mismatch, d.path));
+        return false;
+    }
+    const auto& x = std::get<payload::Extraction>(extracted);
+    d.kind = x.kind;
+    d.validated_records = x.record_count();
+    return true;
 }
 
 Delivery make_delivery(std::string body, std::optional<Kind> declared, const std::string& path,
@@ -58,16 +57,14 @@ Delivery make_delivery(std::string body, std::optional<Kind> declared, const std
         d.unparsed = true;
         d.kind = declared.value_or(Kind::unclassified);
     } else {
-        try {
-            auto extracted = payload::extract_body(body, declared);
-            if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-                refuse(d, invalid_json(*err));
-            } else {
-                d.records = std::move(std::get<payload::Extraction>(extracted));
-                d.kind = d.records.kind;
-            }
-        } catch (const payload::KindMismatch& e) {
-            refuse(d, kind_mismatch(e, d.path));
+        auto extracted = payload::extract_body(body, declared);
+        if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+            refuse(d, invalid_json(*err));
+        } else if (auto* mismatch = std::get_if<payload::KindMismatch>(&extracted)) {
+            refuse(d, kind_mismatch(*mismatch, d.path));
+        } else {
+            d.records = std::move(std::get<payload::Extraction>(extracted));
+            d.kind = d.records.kind;
         }
     }
     d.body_sha256 = sha256(body);

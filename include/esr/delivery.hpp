@@ -37,7 +37,7 @@ struct Delivery {
 
 namespace payload {
 struct JsonSyntaxError;
-class KindMismatch;
+struct KindMismatch;
 }  // namespace payload
 
 /// Why a body is refused (400), worded in one place for every lane and for reprocess.

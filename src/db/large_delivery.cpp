@@ -130,20 +130,18 @@ void prepare_large_delivery(pqxx::connection_base& c) {
 DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
                              std::string_view body, std::optional<Kind> declared, const std::string& path) {
     DerivedRows out;
-    std::optional<std::variant<payload::Extraction, payload::JsonSyntaxError>> extracted;
     CopyDemandRows rows(tx, delivery_id, received_at);
-    try {
-        extracted = payload::extract_streaming(body, declared, rows);
-    } catch (const payload::KindMismatch& e) {
-        out.refused = kind_mismatch(e, path);
-    }
+    auto extracted = payload::extract_streaming(body, declared, rows);
     rows.complete();
-    if (!extracted) return out;
-    if (auto* err = std::get_if<payload::JsonSyntaxError>(&*extracted)) {
+    if (auto* mismatch = std::get_if<payload::KindMismatch>(&extracted)) {
+        out.refused = kind_mismatch(*mismatch, path);
+        return out;
+    }
+    if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
         out.refused = invalid_json(*err);
         return out;
     }
-    auto& x = std::get<payload::Extraction>(*extracted);
+    auto& x = std::get<payload::Extraction>(extracted);
     if (x.streamed_demand > 0) {
         const auto& dd = x.demand_defaults;
         if (rows.missing_envelope_values() > 0 && (dd.demand_id || dd.hotel_code || dd.city || dd.country)) {

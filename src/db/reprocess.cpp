@@ -119,17 +119,16 @@ public:
 
 private:
     std::optional<payload::Extraction> extract(const std::string& body, const Stored& d) {
-        try {
-            auto extracted = payload::extract_body(body, d.declared);
-            if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
-                skip(d.id, "the stored body is not JSON: " + err->message);
-                return std::nullopt;
-            }
-            return std::move(std::get<payload::Extraction>(extracted));
-        } catch (const payload::KindMismatch& e) {
-            skip(d.id, std::string("the body no longer matches its path: ") + e.what());
+        auto extracted = payload::extract_body(body, d.declared);
+        if (auto* err = std::get_if<payload::JsonSyntaxError>(&extracted)) {
+            skip(d.id, "the stored body is not JSON: " + err->message);
             return std::nullopt;
         }
+        if (auto* mismatch = std::get_if<payload::KindMismatch>(&extracted)) {
+            skip(d.id, "the body no longer matches its path: " + mismatch->message);
+            return std::nullopt;
+        }
+        return std::move(std::get<payload::Extraction>(extracted));
     }
 
     void write(pqxx::transaction_base& tx, const std::vector<const Stored*>& derivable,

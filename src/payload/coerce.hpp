@@ -1,0 +1,30 @@
+#pragma once
+
+// Coercions of sent values to typed columns, shared by the field rules and classification.
+// (clean_text, normalize_key, coerce_date and parse_attendee_range are public: esr/payload/extract.hpp.)
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace esr::payload {
+
+template <class T>
+struct Coerced {
+    std::optional<T> value;
+    bool bad = false;  // present, not null, and not usable as T: kept under extra["_uncoerced"]
+};
+
+Coerced<std::int64_t> to_integer(const boost::json::value& v);
+// For PostgreSQL `integer` columns: a value beyond 32 bits would fail the whole statement.
+Coerced<std::int64_t> to_integer32(const boost::json::value& v);
+Coerced<double> to_real(const boost::json::value& v);
+Coerced<std::string> to_text(const boost::json::value& v);
+Coerced<std::string> to_date(const boost::json::value& v);  // YYYY-MM-DD
+
+/// A copy that PostgreSQL's jsonb accepts: clean strings and keys, no non-finite numbers.
+boost::json::value clean_value(const boost::json::value& v);
+
+}  // namespace esr::payload

@@ -1,0 +1,51 @@
+#include "payload_test_support.hpp"
+
+
+using namespace esr;
+using namespace esr::payload;
+using namespace esr::payload::test;
+
+// The coercions on their own: keys, dates, attendee ranges, text PostgreSQL accepts.
+BOOST_AUTO_TEST_SUITE(coercion)
+
+BOOST_AUTO_TEST_CASE(keys_match_across_spellings) {
+    for (auto k : {"eventId", "eventid", "EventId", "event_id", "EVENT-ID"}) BOOST_TEST(normalize_key(k) == "eventid");
+}
+
+BOOST_AUTO_TEST_CASE(dates) {
+    BOOST_TEST(*coerce_date("2026-03-02") == "2026-03-02");
+    BOOST_TEST(*coerce_date("2026-03-02T10:15:00Z") == "2026-03-02");
+    BOOST_TEST(*coerce_date("2026-03-02 10:15") == "2026-03-02");
+    BOOST_TEST(*coerce_date("2024-02-29") == "2024-02-29");
+    BOOST_TEST(!coerce_date("2026-02-29"));
+    BOOST_TEST(!coerce_date("2026-13-01"));
+    BOOST_TEST(!coerce_date("02/03/2026"));
+    BOOST_TEST(!coerce_date("2026-03-02x"));
+}
+
+BOOST_AUTO_TEST_CASE(attendee_ranges) {
+    auto r = parse_attendee_range("100-500");
+    BOOST_TEST((r->min == 100 && r->max == 500));
+    r = parse_attendee_range("<500");
+    BOOST_TEST((!r->min && r->max == 500));
+    r = parse_attendee_range(">50000");
+    BOOST_TEST((r->min == 50000 && !r->max));
+    r = parse_attendee_range("500");
+    BOOST_TEST((r->min == 500 && r->max == 500));
+    r = parse_attendee_range("1,000-5,000");
+    BOOST_TEST((r->min == 1000 && r->max == 5000));
+    BOOST_TEST(!parse_attendee_range("lots"));
+    BOOST_TEST(!parse_attendee_range("500-100"));
+}
+
+BOOST_AUTO_TEST_CASE(clean_text_makes_valid_utf8_without_nul) {
+    BOOST_TEST(clean_text("Île-de-France") == "Île-de-France");
+    BOOST_TEST(clean_text(std::string("a\0b", 3)) == "a\xEF\xBF\xBD" "b");
+    BOOST_TEST(clean_text("a\xff") == "a\xEF\xBF\xBD");
+    BOOST_TEST(clean_text("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+    BOOST_TEST(clean_text("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+    BOOST_TEST(clean_text("\xF0\x9F\x8E\x89") == "\xF0\x9F\x8E\x89");
+}
+
+
+BOOST_AUTO_TEST_SUITE_END()

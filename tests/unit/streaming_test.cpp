@@ -1,0 +1,144 @@
+#include "payload_test_support.hpp"
+
+#include <filesystem>
+
+using namespace esr;
+using namespace esr::payload;
+using namespace esr::payload::test;
+
+// The one-pass extractor (extract_streaming, extract_body): what the large lane uses.
+BOOST_AUTO_TEST_SUITE(streaming)
+
+// The one-pass extractor (no document of the whole body) must agree with the document one.
+BOOST_AUTO_TEST_CASE(agrees_with_the_document_extractor_on_every_fixture) {
+    for (const auto& entry : std::filesystem::directory_iterator(ESR_FIXTURES_DIR)) {
+        auto name = entry.path().filename().string();
+        if (entry.path().extension() != ".json" || name == "malformed-truncated.json") continue;
+        BOOST_TEST_CONTEXT(name) {
+            auto body = fixture(name);
+            auto dom = of(body);
+            auto streamed = extract_body(body, std::nullopt);
+            BOOST_REQUIRE(std::holds_alternative<Extraction>(streamed));
+            const auto& x = std::get<Extraction>(streamed);
+            BOOST_TEST((x.kind == dom.kind));
+            BOOST_TEST(x.reason == dom.reason);
+            BOOST_TEST((x.events == dom.events));
+            BOOST_TEST((x.impacts == dom.impacts));
+            BOOST_TEST((x.demand == dom.demand));
+            BOOST_TEST((x.demand_events == dom.demand_events));
+        }
+    }
+}
+
+struct CountingSink : DemandRowSink {
+    std::vector<DemandRecord> rows;
+    void row(DemandRecord&& r) override { rows.push_back(std::move(r)); }
+};
+
+BOOST_AUTO_TEST_CASE(rows_go_to_the_sink_and_not_into_the_extraction) {
+    CountingSink sink;
+    auto r = extract_streaming(fixture("hoteldemand-city.json"), std::nullopt, sink);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+    const auto& x = std::get<Extraction>(r);
+    BOOST_TEST(sink.rows.size() == 4u);
+    BOOST_TEST(x.demand.empty());
+    BOOST_TEST(x.streamed_demand == 4u);
+    BOOST_TEST(x.record_count() == 7u);
+    BOOST_TEST(*sink.rows[0].demand_id == 613);  // from the envelope, seen before the rows
+    BOOST_TEST(!sink.rows[0].hotel_code->empty());
+}
+
+BOOST_AUTO_TEST_CASE(envelope_members_after_the_rows_are_reported_as_defaults) {
+    const std::string body = R"({"demand": [{"hotelCode": 1, "date": "2026-01-01", "absoluteDemand": 5}],
+                                 "demandId": 99, "city": "Oslo"})";
+    CountingSink sink;
+    auto r = extract_streaming(body, std::nullopt, sink);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+    BOOST_TEST(!sink.rows[0].demand_id);
+    BOOST_TEST(*std::get<Extraction>(r).demand_defaults.demand_id == 99);
+    auto filled = std::get<Extraction>(extract_body(body, std::nullopt));
+    BOOST_TEST(*filled.demand[0].demand_id == 99);
+    BOOST_TEST(*filled.demand[0].city == "Oslo");
+}
+
+BOOST_AUTO_TEST_CASE(a_demand_row_under_another_declared_kind_stops_the_parse) {
+    CountingSink sink;
+    auto r = extract_streaming(fixture("hoteldemand-hotel.json"), Kind::eventsinfo, sink);
+    BOOST_REQUIRE(std::holds_alternative<KindMismatch>(r));
+    BOOST_TEST(sink.rows.empty());
+    BOOST_TEST((std::get<KindMismatch>(r).found == Kind::hoteldemand));
+    BOOST_TEST(std::get<KindMismatch>(r).message ==
+               "the body looks like hoteldemand (records with demand figures: absoluteDemand, relativeDemand, "
+               "eventsRegistered), not eventsinfo");
+    // The same refusal as a value from extract_body, which the small lane uses.
+    BOOST_TEST(std::holds_alternative<KindMismatch>(extract_body(fixture("hoteldemand-hotel.json"), Kind::eventsinfo)));
+}
+
+BOOST_AUTO_TEST_CASE(syntax_errors_say_where) {
+    auto r = extract_body(fixture("malformed-truncated.json"), std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(r));
+    BOOST_TEST(std::get<JsonSyntaxError>(r).offset == fixture("malformed-truncated.json").size());
+    auto deep = extract_body(std::string(100000, '[') + std::string(100000, ']'), std::nullopt);
+    BOOST_TEST(std::holds_alternative<JsonSyntaxError>(deep));
+    auto trailing = extract_body("{} {}", std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<JsonSyntaxError>(trailing));
+    BOOST_TEST(std::get<JsonSyntaxError>(trailing).offset == 3u);
+}
+
+// Found by fuzz_payload: an event whose own array holds demand rows. Both extractors must see the
+// demand rows wherever they stand as array elements.
+BOOST_AUTO_TEST_CASE(regression_demand_rows_inside_an_event_record) {
+    const std::string body = "{\x0a""  \x22""eventId\x22"": 884201,\x0a""  \x22""eventName\x22"": \x22""Mobile World Congress 2027\x22"",\x0a""  \x22""category3\x22"": \x22""3\x22"",\x0a""  \x22""subCategoee\x22"": \x22""500-1000\x22"", \x22""venue\x22"": \x22""Richard Ro\x22"", \x22""date\x22"": \x22""2026-03-v02\x22"", \x22""absoluteDemandy\x22"": \x22""Barcelona\x22"",\x0a""  \x22""country\x22"": \x22""Spain\x22"",\x0a""  \x22""startDate\x22"": \x22""2026-03-02\x22"",\x0a""  \x22""horizon\x22"": 2,\x0a""  \x22""demand\x22"": [\x0a""    {\x22""hotelCode\x22"": 12345, \x22""hotelName\x22"": \x22""Hotel Arts Barcelona\x22"", \x22""date\x22"": \x22""2026-03-0\xff""\xff""\xfe""\xcf""2\x22"", \x22""absoluteDemand\x22"": 1412, \x22""relativeDemand\x22"": 93, \x22""eventsRegistered\x22"": 5},\x0a""    {\x22""hotelCode\x22"": 12345, \x22""hotelName\x22"": \x22""Hotel Arts Barcelona\x22"", \x22""date\x22"": \x22""2026-03-03\x22"", \x22""absoluteDemand\x22"": 1501, \x22""relativeDemand\x22"": 100, \x22""eventsRegistered\x22"": 5},\x0a""    {\x22""hotelCode\x22"": 22871, \x22""hotelName\x22"": \x22""W Barcelona\x22"", \x22""d\x22"": \x22""2026-03-04\x22"", \x22""impactScore\x22"": 95},\x0a""    {\x22""date\x22"": \x22""2026-03-05\x22"", \x22""impactScore\x22"": 72}\x0a""  ]\x0a""}\x0a""";
+    auto streamed = extract_body(body, std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(streamed));
+    auto document = parse_json(body);
+    BOOST_REQUIRE(std::holds_alternative<boost::json::value>(document));
+    auto dom = std::get<Extraction>(extract(std::get<boost::json::value>(document)));
+    BOOST_TEST((std::get<Extraction>(streamed).kind == Kind::hoteldemand));
+    BOOST_TEST((dom.kind == Kind::hoteldemand));
+    BOOST_TEST((std::get<Extraction>(streamed).demand == dom.demand));
+}
+
+// Also found by fuzz_payload: a key repeated over an array of demand rows. The stream has handed
+// the first array's rows on before the repeat; the body (kept whole) says both, so that stands.
+BOOST_AUTO_TEST_CASE(regression_repeated_key_over_demand_rows_is_counted) {
+    const std::string body = R"({"rows": [{"hotelCode": 1, "date": "2026-01-01", "absoluteDemand": 5}],
+                                 "rows": [{"eventId": 9, "eventName": "E"}]})";
+    auto x = std::get<Extraction>(extract_body(body, std::nullopt));
+    BOOST_TEST(x.duplicate_keys == 1u);
+    BOOST_TEST((x.kind == Kind::hoteldemand));
+    BOOST_TEST(x.demand.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_sizes_are_refused_with_a_reason) {
+    auto refused = [](const std::string& body) {
+        auto r = extract_body(body, std::nullopt);
+        return std::holds_alternative<JsonSyntaxError>(r) ? std::get<JsonSyntaxError>(r).message : std::string();
+    };
+    BOOST_TEST(!refused(R"({"s": ")" + std::string(2 << 20, 'x') + R"("})").empty());   // a 2 MB string
+    BOOST_TEST(!refused(R"({")" + std::string(2000, 'k') + R"(": 1})").empty());         // a 2 KB key
+    std::string wide = "{";
+    for (int i = 0; i < 10'001; ++i) wide += (i ? R"(,"k)" : R"("k)") + std::to_string(i) + R"(":1)";
+    BOOST_TEST(!refused(wide + "}").empty());                                         // 10,001 members
+    BOOST_TEST(refused(R"({"s": ")" + std::string(100'000, 'x') + R"("})").empty());    // 100 KB is fine
+}
+
+BOOST_AUTO_TEST_CASE(a_large_matrix_streams_every_row) {
+    std::string body = R"({"demandId": 5, "hotelCode": 0, "city": "Rome", "demand": [)";
+    for (int h = 0; h < 50; ++h)
+        for (int d = 1; d <= 28; ++d)
+            body += (h || d > 1 ? "," : "") + std::string(R"({"hotelCode": )") + std::to_string(h) +
+                    R"(, "date": "2026-02-)" + (d < 10 ? "0" : "") + std::to_string(d) + R"(", "relativeDemand": 50})";
+    body += "]}";
+    CountingSink sink;
+    auto r = extract_streaming(body, Kind::hoteldemand, sink);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+    BOOST_TEST(sink.rows.size() == 1400u);
+    BOOST_TEST((std::get<Extraction>(r).kind == Kind::hoteldemand));
+    BOOST_TEST(*sink.rows.back().city == "Rome");
+    BOOST_TEST(*sink.rows.back().hotel_code == "49");
+    BOOST_TEST(*sink.rows.front().hotel_code == "0");  // a row's own 0 is a hotel code, not "city-wide"
+}
+
+
+BOOST_AUTO_TEST_SUITE_END()
