@@ -3,7 +3,7 @@
 #include "delivery_rows.hpp"
 #include "demand_writer.hpp"
 #include "query.hpp"
-#include "esr/db/typed_rows.hpp"
+#include "typed_rows.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"
 

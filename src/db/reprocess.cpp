@@ -2,7 +2,7 @@
 
 #include "large_delivery.hpp"
 #include "query.hpp"
-#include "esr/db/typed_rows.hpp"
+#include "typed_rows.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"
 

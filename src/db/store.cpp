@@ -4,7 +4,7 @@
 #include "delivery_rows.hpp"
 #include "large_delivery.hpp"
 #include "query.hpp"
-#include "esr/db/typed_rows.hpp"
+#include "typed_rows.hpp"
 #include "esr/log.hpp"
 
 #include <pqxx/except>

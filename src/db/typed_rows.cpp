@@ -1,4 +1,4 @@
-#include "esr/db/typed_rows.hpp"
+#include "typed_rows.hpp"
 
 #include "demand_writer.hpp"
 #include "query.hpp"
