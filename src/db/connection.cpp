@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include "query.hpp"
+
 #include <libpq-fe.h>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
@@ -118,7 +120,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::str
     std::string level;
     {
         pqxx::nontransaction tx(*c);
-        level = tx.exec("SHOW synchronous_commit")[0][0].as<std::string>();
+        level = tx.exec(q::show_synchronous_commit.text)[0][0].as<std::string>();
     }
     if (level != "on" && level != "remote_apply") c->set_variable("synchronous_commit", "on");
     return c;

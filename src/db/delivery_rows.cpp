@@ -1,6 +1,6 @@
 #include "delivery_rows.hpp"
 
-#include "esr/db/statements.hpp"
+#include "query.hpp"
 
 #include <pqxx/binarystring>
 #include <pqxx/connection_base>
@@ -20,10 +20,9 @@ pqxx::binarystring digest_of(const Delivery& d) {
 }  // namespace
 
 void prepare_delivery_statements(pqxx::connection_base& c) {
-    c.prepare("insert_delivery", sql::insert_delivery);
-    c.prepare("insert_delivery_batch", sql::insert_delivery_batch);
-    c.prepare("find_delivery_by_hash", sql::find_delivery_by_hash);
-    c.prepare("insert_rejected_delivery", sql::insert_rejected_delivery);
+    for (const auto* query : {&q::insert_delivery, &q::insert_delivery_batch, &q::find_delivery_by_hash,
+                              &q::insert_rejected_delivery})
+        prepare(c, *query);
 }
 
 namespace {
@@ -86,7 +85,7 @@ std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base
             declared.add_or_null(d.declared_kind ? to_string(*d.declared_kind) : std::string_view());
             classifications.add(nd.classification);
         }
-        auto rows = tx.exec_prepared("insert_delivery_batch", pqxx::binarystring(bodies),
+        auto rows = exec_prepared(tx, q::insert_delivery_batch, pqxx::binarystring(bodies),
                                      pqxx::binarystring(digests), std::move(kinds).str(), std::move(body_at).str(),
                                      std::move(sizes).str(), std::move(addresses).str(), std::move(principals).str(),
                                      std::move(record_counts).str(), std::move(declared).str(),
@@ -102,7 +101,7 @@ std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base
 std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,
                                                 std::int64_t record_count, const std::string& classification,
                                                 bool with_body) {
-    auto r = tx.exec_prepared("insert_delivery", std::string(to_string(kind)),
+    auto r = exec_prepared(tx, q::insert_delivery, std::string(to_string(kind)),
                               pqxx::binarystring(d.body.data(), with_body ? d.body.size() : 0), digest_of(d),
                               static_cast<std::int64_t>(d.body.size()), d.remote_addr, d.principal, record_count,
                               d.declared_kind ? std::string(to_string(*d.declared_kind)) : std::string(),
@@ -112,7 +111,7 @@ std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, cons
 }
 
 std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d) {
-    auto r = tx.exec_prepared("find_delivery_by_hash", digest_of(d));
+    auto r = exec_prepared(tx, q::find_delivery_by_hash, digest_of(d));
     if (r.empty()) return std::nullopt;
     return StoreOutcome::duplicate(r[0][0].as<std::int64_t>(),
                                    kind_from_string(r[0][1].as<std::string>()).value_or(Kind::unclassified),
@@ -121,7 +120,7 @@ std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Del
 
 std::int64_t insert_rejected(pqxx::transaction_base& tx, const Delivery& d, const std::string& reason) {
     std::size_t kept = std::min(d.body.size(), rejected_body_cap);
-    auto row = tx.exec_prepared1("insert_rejected_delivery", d.remote_addr, d.principal, d.path,
+    auto row = exec_prepared1(tx, q::insert_rejected_delivery, d.remote_addr, d.principal, d.path,
                                  static_cast<std::int64_t>(d.body.size()), digest_of(d),
                                  pqxx::binarystring(d.body.data(), kept), kept < d.body.size(), reason);
     return row[0].as<std::int64_t>();

@@ -15,7 +15,7 @@ class transaction_base;
 
 namespace esr::db {
 
-/// Sets up, on a large-lane connection, the session's staging table and statements.
+/// Prepares, on a large-lane connection, the statements below use (besides prepare_typed_statements').
 void prepare_large_delivery(pqxx::connection_base& connection);
 
 /// Stores a delivery whose body was not parsed on the network thread (a large one): parses it here
@@ -30,8 +30,9 @@ void prepare_large_delivery(pqxx::connection_base& connection);
 StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery, bool keep_refused = true);
 
 /// The typed rows of a stored delivery, derived inside `tx` in one pass over `body`: demand rows
-/// streamed through COPY into hotel_demand, the rest written as intake writes them. The large
-/// lane's writer of demand rows, used by intake and by reprocess alike.
+/// streamed through COPY into hotel_demand (DemandCopy, demand_writer.hpp), the rest written as
+/// intake writes them. Used by the large lane and by reprocess of a large body alike; their
+/// hotel_demand_latest rows follow, by apply_pending_latest.
 struct DerivedRows {
     std::optional<payload::Extraction> records;  // empty: refused, as below
     Refusal refused;
@@ -40,7 +41,8 @@ DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_i
                              std::string_view body, std::optional<Kind> declared, const std::string& path);
 
 /// Brings hotel_demand_latest up to date with the large deliveries committed without it (their
-/// latest_pending flag), oldest first. The large lane runs this right after answering each one,
+/// latest_pending flag), oldest first, through write_demand_latest (demand_writer.hpp), the one
+/// writer every path uses. The large lane runs this right after answering each one,
 /// and when it connects, so a crash in between is repaired. Returns how many it applied.
 std::size_t apply_pending_latest(pqxx::connection_base& connection);
 

@@ -1,7 +1,8 @@
 #include "esr/db/reprocess.hpp"
 
 #include "large_delivery.hpp"
-#include "esr/db/typed_rows.hpp"
+#include "query.hpp"
+#include "typed_rows.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"
 
@@ -21,9 +22,6 @@ constexpr std::uint64_t group_body_bytes = 8 << 20;  // small bodies derived in 
 constexpr std::size_t records_per_write = 10'000;    // typed rows written at once, as a group commit does
 constexpr std::int64_t body_slice_bytes = 1 << 20;   // a body is read in slices: no hex copy of all of it
 
-constexpr const char* select_filter =
-    "FROM eventsshop.deliveries WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR received_at >= $2::timestamptz) ";
-
 struct Stored {
     std::int64_t id = 0;
     std::string received_at;
@@ -36,8 +34,7 @@ std::string body_of(pqxx::transaction_base& tx, const Stored& d) {
     std::string body;
     body.reserve(static_cast<std::size_t>(d.byte_size));
     for (std::int64_t from = 1; from <= d.byte_size; from += body_slice_bytes) {
-        auto r = tx.exec_params("SELECT substring(body FROM $2 FOR $3) FROM eventsshop.deliveries WHERE id = $1", d.id,
-                                from, body_slice_bytes);
+        auto r = exec_prepared(tx, q::delivery_body_slice, d.id, from, body_slice_bytes);
         if (r.empty()) break;
         body += pqxx::binarystring(r[0][0]).str();
     }
@@ -45,10 +42,8 @@ std::string body_of(pqxx::transaction_base& tx, const Stored& d) {
 }
 
 void update_delivery(pqxx::transaction_base& tx, std::int64_t id, const payload::Extraction& x, bool latest_pending) {
-    tx.exec_params("UPDATE eventsshop.deliveries SET kind = $2, record_count = $3, classification = $4, "
-                   "latest_pending = $5 WHERE id = $1",
-                   id, std::string(to_string(x.kind)), static_cast<std::int64_t>(x.record_count()), x.reason,
-                   latest_pending);
+    exec_prepared(tx, q::reclassify_delivery, id, std::string(to_string(x.kind)),
+                  static_cast<std::int64_t>(x.record_count()), x.reason, latest_pending);
 }
 
 bool lost(pqxx::connection_base& c) { return !c.is_open(); }
@@ -177,11 +172,14 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
     const std::string since = filter.since.value_or("");
     prepare_typed_statements(connection);
     prepare_large_delivery(connection);
+    for (const auto* query :
+         {&q::reprocess_count, &q::reprocess_page, &q::delivery_body_slice, &q::reclassify_delivery})
+        prepare(connection, *query);
 
     ReprocessProgress progress;
     {
         pqxx::read_transaction tx(connection);
-        progress.total = tx.exec_params1(std::string("SELECT count(*) ") + select_filter, kind, since)[0].as<std::int64_t>();
+        progress.total = exec_prepared1(tx, q::reprocess_count, kind, since)[0].as<std::int64_t>();
     }
     report(progress);
     apply_pending_latest(connection);  // what an earlier run or the daemon left pending
@@ -194,9 +192,7 @@ ReprocessProgress reprocess(pqxx::connection_base& connection, const ReprocessFi
         std::vector<Stored> page;
         {
             pqxx::read_transaction tx(connection);
-            auto rows = tx.exec_params(std::string("SELECT id, received_at::text, declared_kind, kind, byte_size ") +
-                                           select_filter + "AND id > $3 ORDER BY id LIMIT $4",
-                                       kind, since, last_id, deliveries_per_page);
+            auto rows = exec_prepared(tx, q::reprocess_page, kind, since, last_id, deliveries_per_page);
             for (const auto& row : rows) {
                 Stored d{row[0].as<std::int64_t>(), row[1].as<std::string>(), std::nullopt, row[3].as<std::string>(),
                          row[4].as<std::int64_t>()};

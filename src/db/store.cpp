@@ -3,7 +3,8 @@
 #include "connection.hpp"
 #include "delivery_rows.hpp"
 #include "large_delivery.hpp"
-#include "esr/db/typed_rows.hpp"
+#include "query.hpp"
+#include "typed_rows.hpp"
 #include "esr/log.hpp"
 
 #include <pqxx/except>
@@ -126,7 +127,7 @@ StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::
     pqxx::work tx(c);
     // A body of hundreds of MB may take longer than --statement-timeout to send; timing it out would
     // spool a body PostgreSQL can take, and stall the drain on it.
-    tx.exec("SET LOCAL statement_timeout = 0");
+    tx.exec(q::no_statement_timeout.text);
     if (auto dup = find_duplicate(tx, d)) return *dup;
     auto inserted = insert_delivery(tx, d, d.kind, 0, "typed rows not written: " + why);
     if (!inserted) {

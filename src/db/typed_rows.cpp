@@ -1,4 +1,7 @@
-#include "esr/db/typed_rows.hpp"
+#include "typed_rows.hpp"
+
+#include "demand_writer.hpp"
+#include "query.hpp"
 
 #include "esr/payload/extract.hpp"
 
@@ -18,126 +21,17 @@ namespace {
 
 namespace json = boost::json;
 
-struct Column {
-    const char* name;
-    const char* type;
-};
-
-// events columns besides the key, extra and bookkeeping; all merged by the same rule.
-const std::vector<Column> event_columns{
-    {"name", "text"},          {"category", "text"},          {"sub_category", "text"},
-    {"description", "text"},   {"start_date", "date"},        {"end_date", "date"},
-    {"estimated_attendee", "text"}, {"attendee_min", "bigint"}, {"attendee_max", "bigint"},
-    {"venue", "text"},         {"address", "text"},           {"city", "text"},
-    {"state", "text"},         {"zip", "text"},               {"country", "text"},
-    {"region", "text"},        {"lat", "double precision"},   {"lng", "double precision"},
-    {"status_code", "integer"},
-};
-
-std::string joined(const std::vector<Column>& cols, const std::string& prefix, bool with_type = false) {
-    std::string out;
-    for (const auto& c : cols) {
-        if (!out.empty()) out += ", ";
-        out += prefix + c.name;
-        if (with_type) out += std::string(" ") + c.type;
-    }
-    return out;
-}
-
-// Events and impacts reach PostgreSQL through COPY into a per-session stage table and one INSERT ... SELECT
-// from it: COPY's text format is parsed several times faster than json_to_recordset, which also
-// makes PostgreSQL validate the JSON once more on the way in. The stage empties at every commit.
+// The stage tables of create_events_stage.sql and create_impacts_stage.sql, and the columns COPY
+// fills, in the order the rows below give them.
 constexpr const char* events_stage = "pg_temp.esr_events_stage";
-
-std::string create_events_stage_sql() {
-    return std::string("CREATE TEMP TABLE IF NOT EXISTS esr_events_stage (event_id bigint, ") +
-           joined(event_columns, "", true) +
-           ", extra jsonb, first_seen_at timestamptz, last_seen_at timestamptz, last_delivery_id bigint) "
-           "ON COMMIT DELETE ROWS";
-}
-
-std::vector<std::string> events_stage_columns() {
-    std::vector<std::string> cols{"event_id"};
-    for (const auto& c : event_columns) cols.emplace_back(c.name);
-    cols.insert(cols.end(), {"extra", "first_seen_at", "last_seen_at", "last_delivery_id"});
-    return cols;
-}
-
-// A later delivery's known values win; its missing ones never erase what an earlier one said.
-// Reprocessing in any order gives the same row, because "later" is the delivery id.
-std::string upsert_events_sql() {
-    // Taking the rows out of the stage as they are read keeps it empty for the next batch of the
-    // same transaction (reprocess writes many); the commit truncates what is left.
-    std::string sql = std::string("WITH r AS (DELETE FROM ") + events_stage + " RETURNING *) "
-                      "INSERT INTO eventsshop.events AS e (event_id, " + joined(event_columns, "") +
-                      ", extra, first_seen_at, last_seen_at, last_delivery_id) "
-                      "SELECT r.event_id, " + joined(event_columns, "r.") +
-                      ", coalesce(r.extra, '{}'::jsonb), r.first_seen_at, r.last_seen_at, r.last_delivery_id "
-                      "FROM r ON CONFLICT (event_id) DO UPDATE SET ";
-    const std::string newer = "EXCLUDED.last_delivery_id >= e.last_delivery_id";
-    for (const auto& c : event_columns) {
-        std::string n = c.name;
-        sql += n + " = CASE WHEN " + newer + " THEN coalesce(EXCLUDED." + n + ", e." + n + ") ELSE coalesce(e." + n +
-               ", EXCLUDED." + n + ") END, ";
-    }
-    sql += "extra = CASE WHEN " + newer + " THEN e.extra || EXCLUDED.extra ELSE EXCLUDED.extra || e.extra END, "
-           "first_seen_at = least(e.first_seen_at, EXCLUDED.first_seen_at), "
-           "last_seen_at = greatest(e.last_seen_at, EXCLUDED.last_seen_at), "
-           "last_delivery_id = greatest(e.last_delivery_id, EXCLUDED.last_delivery_id)";
-    return sql;
-}
-
+const std::vector<std::string> events_stage_columns{
+    "event_id", "name", "category", "sub_category", "description", "start_date", "end_date",
+    "estimated_attendee", "attendee_min", "attendee_max", "venue", "address", "city", "state", "zip",
+    "country", "region", "lat", "lng", "status_code", "extra", "first_seen_at", "last_seen_at",
+    "last_delivery_id"};
 constexpr const char* impacts_stage = "pg_temp.esr_impacts_stage";
-
-constexpr const char* create_impacts_stage_sql =
-    "CREATE TEMP TABLE IF NOT EXISTS esr_impacts_stage (event_id bigint, impact_date date, "
-    "impact_score double precision, delivery_id bigint, received_at timestamptz) ON COMMIT DELETE ROWS";
-
-constexpr const char* upsert_impacts_sql =
-    "WITH r AS (DELETE FROM pg_temp.esr_impacts_stage RETURNING *) "
-    "INSERT INTO eventsshop.event_impacts AS i (event_id, impact_date, impact_score, delivery_id, received_at) "
-    "SELECT r.event_id, r.impact_date, r.impact_score, r.delivery_id, r.received_at FROM r "
-    "ON CONFLICT (event_id, impact_date) DO UPDATE SET impact_score = EXCLUDED.impact_score, "
-    "delivery_id = EXCLUDED.delivery_id, received_at = EXCLUDED.received_at "
-    "WHERE EXCLUDED.delivery_id >= i.delivery_id";
-
-constexpr const char* demand_recordset =
-    "FROM json_to_recordset($1::json) AS r(demand_id bigint, hotel_code text, hotel_name text, city text, "
-    "country text, stay_date date, absolute_demand bigint, relative_demand double precision, "
-    "events_registered integer, extra jsonb) ";
-
-std::string insert_demand_sql() {
-    return std::string("INSERT INTO eventsshop.hotel_demand (delivery_id, observed_at, demand_id, hotel_code, "
-                       "hotel_name, city, country, stay_date, absolute_demand, relative_demand, events_registered, "
-                       "extra) SELECT $3::bigint, $2::timestamptz, r.demand_id, r.hotel_code, r.hotel_name, r.city, "
-                       "r.country, r.stay_date, r.absolute_demand, r.relative_demand, r.events_registered, r.extra ") +
-           demand_recordset;
-}
-
-// One row per (hotel, day): the newest observation. The rows of one delivery are unique per key
-// (the caller keeps the last), as ON CONFLICT cannot touch a row twice in one statement.
-std::string upsert_demand_latest_sql() {
-    return std::string("INSERT INTO eventsshop.hotel_demand_latest AS l (hotel_code, stay_date, demand_id, "
-                       "hotel_name, city, country, absolute_demand, relative_demand, events_registered, observed_at, "
-                       "delivery_id) SELECT r.hotel_code, r.stay_date, r.demand_id, r.hotel_name, r.city, r.country, "
-                       "r.absolute_demand, r.relative_demand, r.events_registered, $2::timestamptz, $3::bigint ") +
-           demand_recordset +
-           "WHERE r.hotel_code IS NOT NULL AND r.stay_date IS NOT NULL "
-           "ON CONFLICT (hotel_code, stay_date) DO UPDATE SET demand_id = EXCLUDED.demand_id, "
-           "hotel_name = EXCLUDED.hotel_name, city = EXCLUDED.city, country = EXCLUDED.country, "
-           "absolute_demand = EXCLUDED.absolute_demand, relative_demand = EXCLUDED.relative_demand, "
-           "events_registered = EXCLUDED.events_registered, observed_at = EXCLUDED.observed_at, "
-           "delivery_id = EXCLUDED.delivery_id "
-           "WHERE (EXCLUDED.observed_at, EXCLUDED.delivery_id) >= (l.observed_at, l.delivery_id)";
-}
-
-constexpr const char* insert_demand_events_sql =
-    "INSERT INTO eventsshop.demand_event_records (delivery_id, demand_id, event_id, event_name, venue, category, "
-    "event_date, estimated_attendee, attendee_min, attendee_max, extra) "
-    "SELECT $2::bigint, r.demand_id, r.event_id, r.event_name, r.venue, r.category, r.event_date, "
-    "r.estimated_attendee, r.attendee_min, r.attendee_max, r.extra "
-    "FROM json_to_recordset($1::json) AS r(demand_id bigint, event_id bigint, event_name text, venue text, "
-    "category text, event_date date, estimated_attendee text, attendee_min bigint, attendee_max bigint, extra jsonb)";
+const std::vector<std::string> impacts_stage_columns{"event_id", "impact_date", "impact_score", "delivery_id",
+                                                     "received_at"};
 
 template <class T>
 json::value opt(const std::optional<T>& v) {
@@ -171,7 +65,7 @@ void stage_events(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& d
             m.last_delivery_id = d.delivery_id;
         }
     }
-    pqxx::stream_to stage(tx, events_stage, events_stage_columns());
+    pqxx::stream_to stage(tx, events_stage, events_stage_columns);
     for (const auto& [id, m] : events) {
         const auto& e = m.get();
         std::optional<std::string> extra;
@@ -191,42 +85,12 @@ void stage_impacts(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& 
         last;
     for (const auto& d : deliveries)
         for (const auto& i : d.records->impacts) last[{i.event_id, i.impact_date}] = {&i, &d};
-    pqxx::stream_to stage(tx, impacts_stage,
-                          std::vector<std::string>{"event_id", "impact_date", "impact_score", "delivery_id",
-                                                   "received_at"});
+    pqxx::stream_to stage(tx, impacts_stage, impacts_stage_columns);
     for (const auto& [key, value] : last) {
         const auto& [i, d] = value;
         stage << std::forward_as_tuple(i->event_id, i->impact_date, i->impact_score, d->delivery_id, d->received_at);
     }
     stage.complete();
-}
-
-json::object demand_row(const payload::DemandRecord& d) {
-    return json::object{
-        {"demand_id", opt(d.demand_id)},   {"hotel_code", opt(d.hotel_code)},
-        {"hotel_name", opt(d.hotel_name)}, {"city", opt(d.city)},
-        {"country", opt(d.country)},       {"stay_date", opt(d.stay_date)},
-        {"absolute_demand", opt(d.absolute_demand)}, {"relative_demand", opt(d.relative_demand)},
-        {"events_registered", opt(d.events_registered)}, {"extra", extra_or_null(d.extra)},
-    };
-}
-
-std::string demand_json(const std::vector<payload::DemandRecord>& demand) {
-    json::array rows;
-    rows.reserve(demand.size());
-    for (const auto& d : demand) rows.push_back(demand_row(d));
-    return json::serialize(rows);
-}
-
-// The last row of the delivery per (hotel, day): what hotel_demand_latest keeps.
-std::string demand_latest_json(const std::vector<payload::DemandRecord>& demand) {
-    std::map<std::pair<std::string, std::string>, const payload::DemandRecord*> last;
-    for (const auto& d : demand)
-        if (d.hotel_code && d.stay_date) last[{*d.hotel_code, *d.stay_date}] = &d;
-    json::array rows;
-    rows.reserve(last.size());
-    for (const auto& [key, d] : last) rows.push_back(demand_row(*d));
-    return json::serialize(rows);
 }
 
 std::string demand_events_json(const std::vector<payload::DemandEventRecord>& records) {
@@ -248,14 +112,14 @@ std::string demand_events_json(const std::vector<payload::DemandEventRecord>& re
 void prepare_typed_statements(pqxx::connection_base& c) {
     {
         pqxx::nontransaction tx(c);
-        tx.exec(create_events_stage_sql());
-        tx.exec(create_impacts_stage_sql);
+        tx.exec(q::create_events_stage.text);
+        tx.exec(q::create_impacts_stage.text);
     }
-    c.prepare("upsert_events", upsert_events_sql());
-    c.prepare("upsert_impacts", upsert_impacts_sql);
-    c.prepare("insert_demand", insert_demand_sql());
-    c.prepare("upsert_demand_latest", upsert_demand_latest_sql());
-    c.prepare("insert_demand_events", insert_demand_events_sql);
+    prepare(c, q::upsert_events);
+    prepare(c, q::upsert_impacts);
+    prepare_demand_writer(c);
+    prepare(c, q::insert_demand_events);
+    prepare(c, q::delete_demand_event_records);
 }
 
 void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
@@ -264,20 +128,17 @@ void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows
         events = events || !d.records->events.empty();
         impacts = impacts || !d.records->impacts.empty();
         const auto& r = *d.records;
-        if (!r.demand.empty()) {
-            tx.exec_prepared("insert_demand", demand_json(r.demand), d.received_at, d.delivery_id);
-            tx.exec_prepared("upsert_demand_latest", demand_latest_json(r.demand), d.received_at, d.delivery_id);
-        }
+        write_demand(tx, d.delivery_id, d.received_at, r.demand);
         if (!r.demand_events.empty())
-            tx.exec_prepared("insert_demand_events", demand_events_json(r.demand_events), d.delivery_id);
+            exec_prepared(tx, q::insert_demand_events, demand_events_json(r.demand_events), d.delivery_id);
     }
     if (events) {
         stage_events(tx, deliveries);
-        tx.exec_prepared("upsert_events");
+        exec_prepared(tx, q::upsert_events);
     }
     if (impacts) {
         stage_impacts(tx, deliveries);
-        tx.exec_prepared("upsert_impacts");
+        exec_prepared(tx, q::upsert_impacts);
     }
 }
 
@@ -287,8 +148,8 @@ void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, cons
 }
 
 void delete_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id) {
-    tx.exec_params("DELETE FROM eventsshop.hotel_demand WHERE delivery_id = $1", delivery_id);
-    tx.exec_params("DELETE FROM eventsshop.demand_event_records WHERE delivery_id = $1", delivery_id);
+    delete_demand(tx, delivery_id);
+    exec_prepared(tx, q::delete_demand_event_records, delivery_id);
 }
 
 }  // namespace esr::db

@@ -1,0 +1,1 @@
+UPDATE eventsshop.deliveries SET latest_pending = false WHERE id = $1

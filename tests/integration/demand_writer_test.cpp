@@ -1,0 +1,106 @@
+// hotel_demand_latest has one writer (src/db/demand_writer.cpp, write_demand_latest.sql): the small
+// lane, the large lane and reprocess along either of its paths must leave the same table for the
+// same delivery, even where a delivery names the same hotel and night twice.
+#include "world.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <pqxx/nontransaction>
+
+#include <thread>
+
+using namespace esr::test;
+
+namespace {
+
+// Bodies from this size take the large lane (parsed streaming, rows through COPY).
+constexpr std::size_t large_from = 2000;
+
+// Hotel H1, night 2026-06-01 twice. The first row names no hotel: the envelope does, after the
+// rows, so the large lane writes it without one and fills it in after the COPY, an UPDATE that
+// moves it physically after the second row (which names all four envelope values, so stays put).
+// The old large lane took the physically last row (the first, 10); the small lane the last in
+// the body (the second, 30).
+const std::string duplicate_night = R"({"demand": [
+  {"date": "2026-06-01", "absoluteDemand": 10, "relativeDemand": 20, "eventsRegistered": 1, "hotelName": "First"},
+  {"hotelCode": "H1", "demandId": 77, "city": "Oslo", "country": "Norway", "date": "2026-06-01",
+   "absoluteDemand": 30, "relativeDemand": 40, "eventsRegistered": 2, "hotelName": "Second"},
+  {"hotelCode": "H1", "demandId": 77, "city": "Oslo", "country": "Norway", "date": "2026-06-02",
+   "absoluteDemand": 5, "hotelName": "Third"}
+], "hotelCode": "H1", "demandId": 77, "city": "Oslo", "country": "Norway"})";
+
+struct Receiver : Site {
+    Receiver() : Site({"--large-body-bytes", std::to_string(large_from)}) {}
+
+    std::string query1(const std::string& sql) {
+        pqxx::connection c(pg.url());
+        pqxx::nontransaction tx(c);
+        auto r = tx.exec(sql);
+        if (r.empty() || r[0][0].is_null()) return "NULL";
+        return r[0][0].as<std::string>();
+    }
+    void exec(const std::string& sql) {
+        pqxx::connection c(pg.url());
+        pqxx::nontransaction tx(c);
+        tx.exec(sql);
+    }
+    // hotel_demand_latest without the columns that name the delivery and its time.
+    std::string latest() {
+        return query1("SELECT string_agg(row(hotel_code, stay_date, demand_id, hotel_name, city, country, "
+                      "absolute_demand, relative_demand, events_registered)::text, E'\\n' ORDER BY hotel_code, "
+                      "stay_date) FROM eventsshop.hotel_demand_latest");
+    }
+    bool latest_applied() {
+        for (int i = 0; i < 100; ++i) {
+            if (query1("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending") == "0") return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return false;
+    }
+    // A delivery of its own: the typed tables and deliveries emptied first.
+    void forget_everything() {
+        exec("TRUNCATE eventsshop.deliveries, eventsshop.hotel_demand, eventsshop.hotel_demand_latest, "
+             "eventsshop.demand_event_records, eventsshop.events, eventsshop.event_impacts");
+    }
+    int reprocess(std::size_t large_body_bytes, std::string* out) {
+        return run({ESR_DAEMON_PATH, "reprocess", "--large-body-bytes", std::to_string(large_body_bytes)}, env, out);
+    }
+};
+
+const std::string expected_latest = "(H1,2026-06-01,77,Second,Oslo,Norway,30,40,2)\n"
+                                    "(H1,2026-06-02,77,Third,Oslo,Norway,5,,)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(demand_writer)
+
+BOOST_FIXTURE_TEST_CASE(small_lane_large_lane_and_reprocess_choose_the_same_newest_row, Receiver) {
+    BOOST_TEST_REQUIRE(duplicate_night.size() < large_from);
+    auto r = post("/hoteldemand", duplicate_night);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand") == "3");
+    const std::string small_lane = latest();
+    BOOST_TEST(small_lane == expected_latest);
+
+    // The same rows, padded past the large lane's threshold (white space before the document).
+    forget_everything();
+    const std::string padded = std::string(large_from, ' ') + duplicate_night;
+    r = post("/hoteldemand", padded);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    BOOST_TEST_REQUIRE(latest_applied());
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand WHERE hotel_code = 'H1'") == "3");
+    BOOST_TEST(latest() == small_lane);
+
+    // Reprocess, deriving the stored body as a small one, then streaming as the large lane does.
+    for (std::size_t threshold : {std::size_t(60000), std::size_t(1)}) {
+        BOOST_TEST_CONTEXT("reprocess --large-body-bytes " << threshold) {
+            exec("TRUNCATE eventsshop.hotel_demand_latest");
+            std::string out;
+            BOOST_TEST_REQUIRE(reprocess(threshold, &out) == 0, out);
+            BOOST_TEST(query1("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending") == "0");
+            BOOST_TEST(latest() == small_lane);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
