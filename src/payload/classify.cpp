@@ -141,6 +141,13 @@ std::optional<std::int64_t> event_id_of(const View& v) {
 
 }  // namespace
 
+bool holds_records(const json::value& element, int depth) {
+    if (!element.is_structured()) return false;
+    std::vector<Candidate> found;
+    gather(element, nullptr, depth, true, found);
+    return !found.empty();
+}
+
 std::variant<Extraction, KindMismatch> extract_document(const json::value& document, std::optional<Kind> declared,
                                                         std::optional<std::size_t> streamed_demand) {
     std::vector<Candidate> candidates;

@@ -14,6 +14,10 @@ namespace esr::payload {
 /// An object with a demand figure (absoluteDemand, ...) as a scalar.
 bool is_demand_row(const View& v);
 
+/// Whether `element`, standing in arrays only (no object around it) `depth` levels below the body,
+/// holds anything extract_document() would take as a record (demand rows aside: those are streamed).
+bool holds_records(const boost::json::value& element, int depth);
+
 /// "the body looks like <found> (<why>), not <declared>".
 KindMismatch mismatch(Kind found, std::string_view why, Kind declared);
 

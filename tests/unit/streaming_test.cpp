@@ -1,6 +1,10 @@
 #include "payload_test_support.hpp"
 
+#include <boost/json/memory_resource.hpp>
+
+#include <algorithm>
 #include <filesystem>
+#include <new>
 
 using namespace esr;
 using namespace esr::payload;
@@ -140,5 +144,55 @@ BOOST_AUTO_TEST_CASE(a_large_matrix_streams_every_row) {
     BOOST_TEST(*sink.rows.front().hotel_code == "0");  // a row's own 0 is a hotel code, not "city-wide"
 }
 
+/// Counts what a parse keeps allocated: the peak of live bytes.
+class CountingResource : public boost::json::memory_resource {
+public:
+    std::size_t live = 0, peak = 0;
+
+private:
+    void* do_allocate(std::size_t n, std::size_t align) override {
+        live += n;
+        peak = std::max(peak, live);
+        return ::operator new(n, std::align_val_t(align));
+    }
+    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+        live -= n;
+        ::operator delete(p, std::align_val_t(align));
+    }
+    bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
+};
+
+// Issue 16: 10 MB of [{},{},...] took 189 MB on the large lane: every element was kept in the
+// document although none can hold a record. Elements outside any object that hold no record are
+// dropped as they end, so what the parse holds is bounded by one element, not by the body.
+BOOST_AUTO_TEST_CASE(elements_that_hold_no_record_are_not_kept) {
+    const std::size_t n = 100'000;
+    std::string empties = "[{}";
+    for (std::size_t i = 1; i < n; ++i) empties += ",{}";
+    empties += "]";
+    std::string scalars = "[[1";
+    for (std::size_t i = 1; i < n; ++i) scalars += ",1";
+    scalars += "]]";
+    std::string nested;
+    for (std::size_t i = 0; i < 2'000; ++i) nested += std::string(i ? "," : "[") + R"({"a":{"a":{"a":{"a":{"a":{"a":1}}}}}})";
+    nested += "]";
+    for (const auto* body : {&empties, &scalars, &nested}) {
+        BOOST_TEST_CONTEXT(body->substr(0, 40)) {
+            CountingResource counting;
+            CountingSink sink;
+            auto r = extract_streaming(*body, std::nullopt, sink, boost::json::storage_ptr(&counting));
+            BOOST_REQUIRE(std::holds_alternative<Extraction>(r));
+            BOOST_TEST((std::get<Extraction>(r).kind == Kind::unclassified));
+            BOOST_TEST(counting.peak < 64u * 1024u, "the parse held " << counting.peak << " bytes at its peak");
+        }
+    }
+    // Records among them are kept and extracted as before.
+    std::string mixed = R"([{}, 1, {"eventId": 7, "eventName": "Kept"}, [], {"x": {"y": 1}}])";
+    auto x = extract_body(mixed, std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(x));
+    BOOST_TEST((std::get<Extraction>(x).kind == Kind::eventsinfo));
+    BOOST_TEST(std::get<Extraction>(x).events.size() == 1u);
+    BOOST_TEST((std::get<Extraction>(x).events == of(mixed).events));
+}
 
 BOOST_AUTO_TEST_SUITE_END()
