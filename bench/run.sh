@@ -156,8 +156,8 @@ awk -v mb=20 'BEGIN {
   print "]" }' >"$work/shape-events.json"
 awk -v mb=10 'BEGIN { printf "[{}"; for (n = 3; n < mb * 1048576; n += 3) printf ",{}"; print "]" }' >"$work/shape-empty.json"
 awk -v mb=10 -v depth=500 'BEGIN {
-  open = ""; close = ""; for (i = 0; i < depth; i++) { open = open "{\"a\":"; close = close "}" }
-  printf "["; for (n = 0; n < mb * 1048576; n += length(open) + length(close) + 2) printf "%s%s%d%s", n ? "," : "", open, n, close
+  head = ""; tail = ""; for (i = 0; i < depth; i++) { head = head "{\"a\":"; tail = tail "}" }
+  printf "["; for (n = 0; n < mb * 1048576; n += length(head) + length(tail) + 2) printf "%s%s%d%s", n ? "," : "", head, n, tail
   print "]" }' >"$work/shape-nested.json"
 shape_lines=()
 for shape in events:/eventsinfo empty:/ nested:/; do
