@@ -8,8 +8,11 @@ end
 
 local counter = 0
 local padding = string.rep("x", 560)
+-- The vendor sends attendance as a range ("100-500"); ESR_BENCH_ATTENDEE replaces it for a receiver
+-- that only takes a number (the peer stores it in an integer column and answers 500 otherwise).
+local attendee = os.getenv("ESR_BENCH_ATTENDEE") or '"100-500"'
 local template = '{"eventId": %d, "eventName": "Benchmark concert %d", "category": "1", "subCategory": "7", ' ..
-  '"description": "%s", "startDate": "2026-10-02", "endDate": "2026-10-03", "estimatedAttendee": "100-500", ' ..
+  '"description": "%s", "startDate": "2026-10-02", "endDate": "2026-10-03", "estimatedAttendee": ' .. attendee .. ', ' ..
   '"venue": "Wilson Center", "address": "703 N 3rd St", "city": "Wilmington", "state": "North Carolina", ' ..
   '"zip": "28401", "country": "United States", "region": "North_America", "lat": "34.2423", ' ..
   '"lng": "-77.9476", "eventStatusCode": 1}'
