@@ -80,12 +80,18 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
         auto body_ms = ms_since(started);
         derived = derive_streaming(tx, inserted->id, inserted->received_at, d.body, d.declared_kind, d.path);
         if (derived.records) {
-            const auto& x = *derived.records;
+            // The typed rows are written: only their summary is needed from here, so the records
+            // are freed before the body is sent (libpq copies it into its buffer).
+            const Kind kind = derived.records->kind;
+            const std::size_t record_count = derived.records->record_count();
+            const std::string reason = std::move(derived.records->reason);
+            const bool demand_streamed = derived.records->streamed_demand > 0;
+            derived.records.reset();
             pqxx::binarystring body(d.body.data(), d.body.size());
             std::string().swap(d.body);  // libpqxx's copy is enough from here
             try {
-                exec_prepared(tx, q::complete_delivery, inserted->id, std::string(to_string(x.kind)),
-                                 static_cast<std::int64_t>(x.record_count()), x.reason, body, x.streamed_demand > 0);
+                exec_prepared(tx, q::complete_delivery, inserted->id, std::string(to_string(kind)),
+                              static_cast<std::int64_t>(record_count), reason, body, demand_streamed);
                 tx.commit();
             } catch (...) {
                 d.body = body.str();  // the caller may still spool it
@@ -93,10 +99,10 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
             }
             log::info("large delivery stored", {{"delivery_id", inserted->id},
                                                 {"bytes", bytes},
-                                                {"records", x.record_count()},
+                                                {"records", record_count},
                                                 {"body_ms", body_ms},
                                                 {"total_ms", ms_since(started)}});
-            return StoreOutcome::stored(inserted->id, x.kind, static_cast<std::int64_t>(x.record_count()));
+            return StoreOutcome::stored(inserted->id, kind, static_cast<std::int64_t>(record_count));
         }
     }  // not stored: the body and the streamed rows go with the rollback
     return reject(c, d, derived.refused.code, derived.refused.reason, keep_refused);

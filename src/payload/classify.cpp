@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 namespace esr::payload {
 namespace json = boost::json;
@@ -117,6 +118,10 @@ public:
         event(row, sent().any_date);  // the event itself, without its occurrence date
     }
 
+    /// The envelopes seen so far may be freed (their element is done with): their addresses may
+    /// come back as other objects.
+    void forget_envelopes() { envelope_defaults_.clear(); }
+
 private:
     const DemandRecord& envelope_defaults(const json::object& envelope) {
         auto [it, fresh] = envelope_defaults_.try_emplace(&envelope);
@@ -148,49 +153,31 @@ bool holds_records(const json::value& element, int depth) {
     return !found.empty();
 }
 
-std::variant<Extraction, KindMismatch> extract_document(const json::value& document, std::optional<Kind> declared,
-                                                        std::optional<std::size_t> streamed_demand) {
-    std::vector<Candidate> candidates;
-    if (!streamed_demand) gather_demand_rows(document, nullptr, true, candidates);
-    gather(document, nullptr, 0, true, candidates);
+namespace {
 
-    std::size_t demand = streamed_demand.value_or(0), impact = 0, events = 0;
+struct Counts {
+    std::size_t demand = 0, impact = 0, events = 0;
+};
+
+void count(const std::vector<Candidate>& candidates, Counts& n) {
     for (const auto& c : candidates) {
         View v(*c.record);
-        if (is_demand_row(v)) ++demand;
-        else if (is_impact_row(v) || impact_series(v)) ++impact;
-        else if (is_event(v)) ++events;
+        if (is_demand_row(v)) ++n.demand;
+        else if (is_impact_row(v) || impact_series(v)) ++n.impact;
+        else if (is_event(v)) ++n.events;
     }
+}
 
-    Extraction out;
-    out.streamed_demand = streamed_demand.value_or(0);
-    if (document.is_object()) out.demand_defaults = defaults_of(document.get_object());
-    if (demand > 0) {
-        out.kind = Kind::hoteldemand;
-        out.reason = describe(demand, "with demand figures (absoluteDemand, relativeDemand, eventsRegistered)");
-    } else if (impact > 0) {
-        out.kind = Kind::eventimpact;
-        out.reason = describe(impact, "with an impact score per date");
-    } else if (events > 0) {
-        out.kind = Kind::eventsinfo;
-        out.reason = describe(events, "with event fields and no impact or demand figures");
-    } else {
-        out.reason = "no records with event ids, impact scores or demand figures";
-    }
-    if (declared && out.kind != Kind::unclassified && out.kind != *declared)
-        return mismatch(out.kind, out.reason, *declared);
-    if (declared) out.kind = *declared;  // an unrecognisable body takes the path's kind
-
+void extract_candidates(Extractor& x, Kind kind, const std::vector<Candidate>& candidates) {
     // An impact row's event keeps its date and score out of extra: they are the impact's.
     static const Names impact_row_fields = [] {
         Names c = sent().any_date;
         c.insert(c.end(), sent().impact_score.begin(), sent().impact_score.end());
         return c;
     }();
-    Extractor x(out);
     for (const auto& c : candidates) {
         View v(*c.record);
-        switch (out.kind) {
+        switch (kind) {
             case Kind::hoteldemand:
                 if (is_demand_row(v)) x.demand(v, c.envelope);
                 else if (is_event(v)) x.demand_event(v, c.envelope);
@@ -213,7 +200,67 @@ std::variant<Extraction, KindMismatch> extract_document(const json::value& docum
             case Kind::unclassified: break;
         }
     }
-    return out;
+}
+
+}  // namespace
+
+struct RecordCollector::State {
+    std::optional<Kind> declared;
+    Counts counts;
+    Extraction out;
+    Extractor x{out};
+};
+
+RecordCollector::RecordCollector(std::optional<Kind> declared) : state_(std::make_unique<State>()) {
+    state_->declared = declared;
+}
+
+RecordCollector::~RecordCollector() = default;
+
+bool RecordCollector::add_element(const json::value& element, int depth) {
+    if (!state_->declared || !element.is_structured()) return false;
+    std::vector<Candidate> candidates;
+    gather(element, nullptr, depth, true, candidates);
+    count(candidates, state_->counts);
+    extract_candidates(state_->x, *state_->declared, candidates);
+    state_->x.forget_envelopes();  // they lived in this element, which goes now
+    return true;
+}
+
+std::variant<Extraction, KindMismatch> RecordCollector::finish(const json::value& rest,
+                                                              std::optional<std::size_t> streamed_demand) {
+    auto& s = *state_;
+    std::vector<Candidate> candidates;
+    if (!streamed_demand) gather_demand_rows(rest, nullptr, true, candidates);
+    gather(rest, nullptr, 0, true, candidates);
+    count(candidates, s.counts);
+    s.counts.demand += streamed_demand.value_or(0);
+
+    Extraction& out = s.out;
+    out.streamed_demand = streamed_demand.value_or(0);
+    if (rest.is_object()) out.demand_defaults = defaults_of(rest.get_object());
+    if (s.counts.demand > 0) {
+        out.kind = Kind::hoteldemand;
+        out.reason = describe(s.counts.demand, "with demand figures (absoluteDemand, relativeDemand, eventsRegistered)");
+    } else if (s.counts.impact > 0) {
+        out.kind = Kind::eventimpact;
+        out.reason = describe(s.counts.impact, "with an impact score per date");
+    } else if (s.counts.events > 0) {
+        out.kind = Kind::eventsinfo;
+        out.reason = describe(s.counts.events, "with event fields and no impact or demand figures");
+    } else {
+        out.reason = "no records with event ids, impact scores or demand figures";
+    }
+    if (s.declared && out.kind != Kind::unclassified && out.kind != *s.declared)
+        return mismatch(out.kind, out.reason, *s.declared);
+    if (s.declared) out.kind = *s.declared;  // an unrecognisable body takes the path's kind
+    extract_candidates(s.x, out.kind, candidates);
+    return std::move(out);
+}
+
+std::variant<Extraction, KindMismatch> extract_document(const json::value& document, std::optional<Kind> declared,
+                                                        std::optional<std::size_t> streamed_demand) {
+    return RecordCollector(declared).finish(document, streamed_demand);
 }
 
 std::variant<Extraction, KindMismatch> extract(const json::value& document, std::optional<Kind> declared) {

@@ -28,7 +28,7 @@ public:
     using ec = boost::system::error_code;
 
     StreamingBuilder(std::optional<Kind> declared, DemandRowSink& sink, json::storage_ptr storage)
-        : declared_(declared), sink_(sink), storage_(std::move(storage)), root_(storage_) {}
+        : declared_(declared), collector_(declared), sink_(sink), storage_(std::move(storage)), root_(storage_) {}
 
     bool on_document_begin(ec&) { return true; }
     bool on_document_end(ec&) { return true; }
@@ -88,6 +88,7 @@ public:
     bool on_comment(std::string_view, ec&) { return true; }
 
     json::value& document() { return root_; }
+    RecordCollector& collector() { return collector_; }
     std::size_t streamed() const { return streamed_; }
     std::size_t duplicate_keys() const { return duplicate_keys_; }
     std::optional<KindMismatch>& refusal() { return refusal_; }
@@ -102,7 +103,12 @@ private:
         // An element with no object around it is no record's member: if it holds no record
         // either, nothing reads it again, so it is not kept (10 MB of [{},...] would otherwise take
         // some 50 bytes of document per 3 bytes of body).
-        if (objects_open_ == 0 && !stack_.empty() && !holds_records(v, static_cast<int>(stack_.size()))) return true;
+        // With a declared kind, an element that does hold records has them extracted now and is
+        // not kept either (20 MB of events would otherwise be held as a document and as records).
+        if (objects_open_ == 0 && !stack_.empty()) {
+            const int depth = static_cast<int>(stack_.size());
+            if (collector_.add_element(v, depth) || !holds_records(v, depth)) return true;
+        }
         if (stack_.empty()) {
             root_ = std::move(v);
         } else if (auto* o = stack_.back().value.if_object()) {
@@ -133,6 +139,7 @@ private:
     }
 
     std::optional<Kind> declared_;
+    RecordCollector collector_;
     std::optional<KindMismatch> refusal_;
     DemandRowSink& sink_;
     std::vector<Frame> stack_;
@@ -162,7 +169,7 @@ std::variant<Extraction, JsonSyntaxError, KindMismatch> extract_streaming(std::s
     if (auto& refused = parser.handler().refusal()) return std::move(*refused);
     if (!ec && consumed < body.size()) ec = json::error::extra_data;
     if (ec) return JsonSyntaxError{consumed, ec.message()};
-    auto x = extract_document(parser.handler().document(), declared, parser.handler().streamed());
+    auto x = parser.handler().collector().finish(parser.handler().document(), parser.handler().streamed());
     if (auto* refused = std::get_if<KindMismatch>(&x)) return std::move(*refused);
     auto& extraction = std::get<Extraction>(x);
     extraction.duplicate_keys = parser.handler().duplicate_keys();
