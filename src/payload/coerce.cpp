@@ -184,14 +184,16 @@ Coerced<double> to_real(const json::value& v) {
         case json::kind::int64: return {static_cast<double>(v.get_int64())};
         case json::kind::uint64: return {static_cast<double>(v.get_uint64())};
         case json::kind::double_:
-            if (std::isfinite(v.get_double())) return {v.get_double()};
+            // + 0.0 makes -0 into 0: equal in SQL, but a different value in a row, which would let
+            // the order of two otherwise equal rows decide which one hotel_demand_latest keeps.
+            if (std::isfinite(v.get_double())) return {v.get_double() + 0.0};
             return {std::nullopt, true};
         case json::kind::string: {
             auto s = std::string(trim(v.get_string()));
             if (s.empty()) return {};
             double d = 0;
             auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-            if (ec == std::errc{} && end == s.data() + s.size() && std::isfinite(d)) return {d};
+            if (ec == std::errc{} && end == s.data() + s.size() && std::isfinite(d)) return {d + 0.0};
             return {std::nullopt, true};
         }
         default: return {std::nullopt, true};

@@ -8,6 +8,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 
+#include <iterator>
 #include <vector>
 
 namespace esr::payload {
@@ -185,6 +186,10 @@ std::variant<Extraction, JsonSyntaxError, KindMismatch> extract_body(std::string
     auto result = extract_streaming(body, declared, rows, &arena);
     if (auto* x = std::get_if<Extraction>(&result)) {
         for (auto& r : rows.rows) fill_missing(r, x->demand_defaults);
+        // The streamed rows (array elements) first, then the rows the document held (demand rows
+        // that are an object's member), in the order extract() gives.
+        rows.rows.insert(rows.rows.end(), std::make_move_iterator(x->demand.begin()),
+                         std::make_move_iterator(x->demand.end()));
         x->demand = std::move(rows.rows);
         x->streamed_demand = 0;
     }

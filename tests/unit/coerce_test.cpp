@@ -1,5 +1,7 @@
 #include "payload_test_support.hpp"
 
+#include <cmath>
+
 
 using namespace esr;
 using namespace esr::payload;
@@ -10,6 +12,18 @@ BOOST_AUTO_TEST_SUITE(coercion)
 
 BOOST_AUTO_TEST_CASE(keys_match_across_spellings) {
     for (auto k : {"eventId", "eventid", "EventId", "event_id", "EVENT-ID"}) BOOST_TEST(normalize_key(k) == "eventid");
+}
+
+// Found by review: -0 and 0 are equal in SQL, so two rows differing only so tied in
+// hotel_demand_latest's choice, and their order decided which bit pattern was kept.
+BOOST_AUTO_TEST_CASE(negative_zero_is_zero) {
+    auto x = of(R"([{"hotelCode": "H", "date": "2024-01-01", "relativeDemand": -0.0},)"
+                R"( {"hotelCode": "H", "date": "2024-01-02", "relativeDemand": "-0"}])");
+    BOOST_REQUIRE(x.demand.size() == 2u);
+    for (const auto& row : x.demand) {
+        BOOST_REQUIRE(row.relative_demand.has_value());
+        BOOST_TEST(!std::signbit(*row.relative_demand));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(dates) {
