@@ -1,7 +1,7 @@
 -- The history queries of docs/queries.md, one source of truth: docs/queries.md quotes each query
 -- below verbatim and bench/history.sh times exactly these texts (it refuses to run when the doc
--- differs). Each query follows a "-- query: NAME | what | TARGET_MS" line and ends at a line
--- ending in ";". Hotel 10042, the stay dates and the as-of time are those the bench fills: its
+-- differs). Each query follows a "-- query: NAME | what | TARGET_MS" line and runs to the next
+-- blank line. Hotel 10042, the stay dates and the as-of time are those the bench fills: its
 -- history starts on 2026-01-01, one city matrix a day, stay dates from 2026-03-01.
 
 -- query: latest_month | latest demand for one hotel over a month | 10
