@@ -34,6 +34,7 @@ void prepare_large_delivery(pqxx::connection_base& c) {
     prepare(c, q::complete_delivery);
     prepare(c, q::pending_latest);
     prepare(c, q::clear_latest_pending);
+    prepare(c, q::claim_latest_pending);
 }
 
 DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
@@ -115,21 +116,26 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
         for (const auto& row : exec_prepared(tx, q::pending_latest))
             pending.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>());
     }
+    std::size_t applied = 0;
     for (const auto& [id, received_at, rows] : pending) {
         auto started = std::chrono::steady_clock::now();
         pqxx::work tx(c);
+        // Another instance may be at it now, or have done it since the list was read: then it is
+        // theirs, and nothing is left to do here.
+        if (exec_prepared(tx, q::claim_latest_pending, id).empty()) continue;
         tx.exec(q::latest_work_mem.text);  // sort a city matrix's keys in memory
         tx.exec(q::no_statement_timeout.text);  // a year-long matrix's update is not a hung statement
         write_demand_latest(tx, id, received_at);
         exec_prepared(tx, q::clear_latest_pending, id);
         tx.commit();
+        ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},
                    {"rows", rows},
                    {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                                 started).count()}});
     }
-    return pending.size();
+    return applied;
 }
 
 }  // namespace esr::db

@@ -43,7 +43,9 @@ DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_i
 /// Brings hotel_demand_latest up to date with the large deliveries committed without it (their
 /// latest_pending flag), oldest first, through write_demand_latest (demand_writer.hpp), the one
 /// writer every path uses. The large lane runs this right after answering each one,
-/// and when it connects, so a crash in between is repaired. Returns how many it applied.
+/// and when it connects, so a crash in between is repaired. A delivery another instance (or a
+/// reprocess run) is applying now is left to it (claim_latest_pending.sql): each is applied once.
+/// Returns how many it applied.
 std::size_t apply_pending_latest(pqxx::connection_base& connection);
 
 }  // namespace esr::db
