@@ -19,7 +19,7 @@ int applied_schema_version(pqxx::connection_base& connection) {
     return tx.exec(q::applied_schema_version.text)[0][0].as<int>();
 }
 
-int migrate(pqxx::connection_base& connection) {
+int migrate(pqxx::connection_base& connection, int up_to) {
     {
         pqxx::work tx(connection);
         tx.exec(q::migration_lock.text);
@@ -30,6 +30,7 @@ int migrate(pqxx::connection_base& connection) {
     }
     int applied = 0;
     for (const auto& m : migrations()) {
+        if (m.version > up_to) continue;
         pqxx::work tx(connection);
         tx.exec(q::no_statement_timeout.text);  // a migration takes what it takes
         tx.exec(q::migration_lock.text);
@@ -40,7 +41,17 @@ int migrate(pqxx::connection_base& connection) {
         log::info("migration applied", {{"version", m.version}, {"name", m.name}});
         ++applied;
     }
+    if (std::min(up_to, latest_schema_version()) >= 3) ensure_partitions(connection);
     return applied;
+}
+
+int ensure_partitions(pqxx::connection_base& connection) {
+    pqxx::work tx(connection);
+    tx.exec(q::partition_lock_timeout.text);
+    int made = tx.exec_params(q::ensure_partitions.text, partition_months_ahead)[0][0].as<int>();
+    tx.commit();
+    if (made > 0) log::info("partitions created", {{"count", made}});
+    return made;
 }
 
 }  // namespace esr::db

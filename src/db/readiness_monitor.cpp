@@ -6,6 +6,8 @@
 
 #include <pqxx/connection>
 
+#include <chrono>
+
 namespace esr::db {
 
 ReadinessMonitor::ReadinessMonitor(const Config& config) : config_(config) {}
@@ -44,7 +46,22 @@ struct NotReady {
     std::string cls;     // for the public answer
 };
 
-NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection) {
+/// The partitions of the coming months, made at start and then at most once an hour (migrate makes
+/// them too). A failure leaves the daemon ready: the DEFAULT partition takes any row meanwhile, and
+/// the next check tries again.
+void keep_partitions_ahead(pqxx::connection_base& connection, std::chrono::steady_clock::time_point& last_made) {
+    auto now = std::chrono::steady_clock::now();
+    if (last_made != std::chrono::steady_clock::time_point{} && now - last_made < std::chrono::hours(1)) return;
+    try {
+        ensure_partitions(connection);
+        last_made = now;
+    } catch (const std::exception& e) {
+        log::warning("making the coming months' partitions failed", {{"error", first_line(e.what())}});
+    }
+}
+
+NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection,
+                    std::chrono::steady_clock::time_point& partitions_made) {
     try {
         if (!connection) connection = connect(config, "readiness");
         int applied = applied_schema_version(*connection);
@@ -66,6 +83,7 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
             return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
                         std::to_string(needed) + ": run 'eventsshop-receiver migrate'",
                     "schema_behind"};
+        keep_partitions_ahead(*connection, partitions_made);
         return {};
     } catch (const std::exception& e) {
         connection.reset();
@@ -77,10 +95,11 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
 
 void ReadinessMonitor::run() {
     std::unique_ptr<pqxx::connection> connection;  // this thread's alone
+    std::chrono::steady_clock::time_point partitions_made{};
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         lock.unlock();
-        NotReady now = check_once(config_, connection);
+        NotReady now = check_once(config_, connection, partitions_made);
         lock.lock();
         if (now.reason != reason_) {
             if (now.reason.empty()) log::info("ready");

@@ -1,0 +1,276 @@
+// Issue 15: deliveries and hotel_demand partitioned by month (schema/003). A database at the
+// previous schema (version 2), filled through the old layout with several months of rows, is
+// migrated in place by `eventsshop-receiver migrate`: every row is kept, dedupe still knows the old
+// bodies, new rows land in their month's partition, and the coming months' partitions exist.
+#include "world.hpp"
+
+#include "esr/db/migrations.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <pqxx/binarystring>
+#include <pqxx/nontransaction>
+#include <pqxx/transaction>
+
+#include <future>
+#include <set>
+
+using namespace esr::test;
+
+namespace {
+
+/// A PostgreSQL of the test's own, migrated to `version` only, and what the test asks of it.
+struct OldDatabase {
+    explicit OldDatabase(int version) {
+        pqxx::connection c(pg.url());
+        esr::db::migrate(c, version);
+    }
+
+    std::string query1(const std::string& sql) {
+        pqxx::connection c(pg.url());
+        pqxx::nontransaction tx(c);
+        auto r = tx.exec(sql);
+        if (r.empty() || r[0][0].is_null()) return "NULL";
+        return r[0][0].as<std::string>();
+    }
+    void exec(const std::string& sql) {
+        pqxx::connection c(pg.url());
+        pqxx::nontransaction tx(c);
+        tx.exec(sql);
+    }
+    int version() {
+        pqxx::connection c(pg.url());
+        return esr::db::applied_schema_version(c);
+    }
+    int migrate(std::string* out) { return run({ESR_DAEMON_PATH, "migrate"}, env, out); }
+
+    /// Row count and a checksum of every row's text, per table: equal before and after when the rows are.
+    std::string census() {
+        std::string all;
+        for (const char* table : {"deliveries", "hotel_demand", "hotel_demand_latest", "demand_event_records",
+                                  "events", "event_impacts", "rejected_deliveries"})
+            all += std::string(table) + " " +
+                   query1(std::string("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY "
+                                      "t::text)), '-') FROM eventsshop.") +
+                          table + " t") +
+                   "\n";
+        return all;
+    }
+
+    /// Rows of `table` not in the monthly partition their `key` names (or in none).
+    long long misplaced(const std::string& table, const std::string& key) {
+        return std::stoll(query1("SELECT count(*) FROM eventsshop." + table + " WHERE tableoid::regclass::text <> "
+                                 "'eventsshop." + table + "_' || to_char(" + key +
+                                 " AT TIME ZONE 'UTC', '\"y\"YYYY\"m\"MM')"));
+    }
+
+    /// How many of this month's and the next `months` months' partitions of `table` exist.
+    long long coming_partitions(const std::string& table, int months) {
+        return std::stoll(query1("SELECT count(*) FROM generate_series(0, " + std::to_string(months) +
+                                 ") AS i WHERE to_regclass('eventsshop." + table + "_' || to_char(date_trunc('month', "
+                                 "now() AT TIME ZONE 'UTC') + make_interval(months => i), '\"y\"YYYY\"m\"MM')) "
+                                 "IS NOT NULL"));
+    }
+
+    HttpResponse post(const std::string& path, const std::string& body) {
+        return HttpClient(port).request("POST", path, body, {{"Authorization", bearer_new}});
+    }
+
+    TempDir dir;
+    Postgres pg{dir.path / "pg"};
+    std::map<std::string, std::string> env = daemon_env(pg.url());
+    int port = free_port();
+};
+
+// Deliveries over 14 months (one every 3 days, up to a month ago), each with demand rows observed
+// when it was received, written as the version 2 daemon wrote them.
+const char* fill_old_layout = R"sql(
+INSERT INTO eventsshop.deliveries (received_at, kind, body, body_sha256, byte_size, remote_addr, principal,
+                                   record_count, declared_kind, classification, latest_pending)
+SELECT now() - interval '30 days' - i * interval '3 days', 'hoteldemand', b, sha256(b), length(b), '127.0.0.1',
+       'bearer:2', 10, CASE WHEN i % 2 = 0 THEN 'hoteldemand' END, 'old ' || i, i % 50 = 0
+FROM generate_series(1, 140) AS i, convert_to('{"note": "old delivery", "serial": ' || i || '}', 'UTF8') AS b;
+INSERT INTO eventsshop.hotel_demand (delivery_id, observed_at, demand_id, hotel_code, hotel_name, city, country,
+                                     stay_date, absolute_demand, relative_demand, events_registered, extra)
+SELECT d.id, d.received_at, d.id * 10, 'H' || h, 'Hotel ' || h, 'Oslo', 'Norway',
+       (d.received_at + h * interval '1 day')::date, h * d.id, h / 3.0, h % 4,
+       CASE WHEN h = 3 THEN '{"x": 1}'::jsonb END
+FROM eventsshop.deliveries d, generate_series(1, 10) AS h;
+INSERT INTO eventsshop.hotel_demand_latest (hotel_code, stay_date, demand_id, observed_at, delivery_id)
+SELECT DISTINCT ON (hotel_code, stay_date) hotel_code, stay_date, demand_id, observed_at, delivery_id
+FROM eventsshop.hotel_demand ORDER BY hotel_code, stay_date, observed_at DESC;
+INSERT INTO eventsshop.rejected_deliveries (principal, path, byte_size, body_sha256, body, body_truncated, error)
+VALUES ('bearer:2', '/', 3, sha256('{x'), '{x', false, 'not JSON');
+)sql";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(partitioning)
+
+BOOST_AUTO_TEST_CASE(an_old_database_is_migrated_in_place_without_losing_a_row) {
+    OldDatabase old(2);
+    BOOST_TEST_REQUIRE(old.version() == 2);
+    old.exec(fill_old_layout);
+    BOOST_TEST_REQUIRE(old.query1("SELECT count(DISTINCT date_trunc('month', received_at)) >= 13 "
+                                  "FROM eventsshop.deliveries") == "t");
+    const std::string before = old.census();
+    const std::string old_body = R"({"note": "old delivery", "serial": 7})";
+    const std::string old_id =
+        old.query1("SELECT id FROM eventsshop.deliveries WHERE body = convert_to('" + old_body + "', 'UTF8')");
+    BOOST_TEST_REQUIRE(old_id != "NULL");
+
+    // Interrupted: the migration fails part way (a table of the name it creates is in the way);
+    // its transaction leaves nothing of it, and the next run does it all.
+    old.exec("CREATE TABLE eventsshop.delivery_digests (in_the_way integer)");
+    std::string out;
+    BOOST_TEST(old.migrate(&out) != 0, out);
+    BOOST_TEST(old.version() == 2);
+    BOOST_TEST(old.census() == before);
+    old.exec("DROP TABLE eventsshop.delivery_digests");
+
+    BOOST_TEST_REQUIRE(old.migrate(&out) == 0, out);
+    BOOST_TEST(old.version() == esr::db::latest_schema_version());
+    BOOST_TEST(old.census() == before);
+    BOOST_TEST(old.query1("SELECT relkind FROM pg_class WHERE oid = 'eventsshop.deliveries'::regclass") == "p");
+    BOOST_TEST(old.query1("SELECT relkind FROM pg_class WHERE oid = 'eventsshop.hotel_demand'::regclass") == "p");
+    BOOST_TEST(old.misplaced("deliveries", "received_at") == 0);
+    BOOST_TEST(old.misplaced("hotel_demand", "observed_at") == 0);
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.delivery_digests g JOIN eventsshop.deliveries d "
+                          "ON d.id = g.delivery_id AND d.received_at = g.received_at AND d.body_sha256 = g.body_sha256") ==
+               "140");
+    BOOST_TEST(old.coming_partitions("deliveries", esr::db::partition_months_ahead) ==
+               esr::db::partition_months_ahead + 1);
+    BOOST_TEST(old.coming_partitions("hotel_demand", esr::db::partition_months_ahead) ==
+               esr::db::partition_months_ahead + 1);
+    // What 002 defined still answers.
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.hotel_demand_as_of(now())") ==
+               old.query1("SELECT count(*) FROM eventsshop.hotel_demand_latest"));
+    BOOST_TEST(old.query1("SELECT count(*) > 0 FROM eventsshop.city_daily_demand") == "t");
+    // Migrating again changes nothing.
+    BOOST_TEST_REQUIRE(old.migrate(&out) == 0, out);
+    BOOST_TEST(old.census() == before);
+
+    auto daemon = start_daemon(old.port, old.env, old.dir.path);
+
+    // An old body posted again: a duplicate of the old delivery, stored once.
+    auto again = old.post("/", old_body);
+    BOOST_TEST_REQUIRE(again.status / 100 == 2u, again.body);
+    BOOST_TEST(json_of(again).at("duplicate").as_bool() == true);
+    BOOST_TEST(std::to_string(json_of(again).at("delivery_id").as_int64()) == old_id);
+    BOOST_TEST(old.census() == before);
+
+    // New deliveries, sent at once (group commits), each new body stored once: the same body from
+    // eight senders at once is one delivery, and every sender is given its id.
+    const std::string shared = unique_body("partitioned shared");
+    std::vector<std::future<HttpResponse>> sent;
+    for (int i = 0; i < 8; ++i) {
+        sent.push_back(std::async(std::launch::async, [&old, i] {
+            return old.post("/", unique_body("partitioned " + std::to_string(i)));
+        }));
+        sent.push_back(std::async(std::launch::async, [&old, &shared] { return old.post("/", shared); }));
+    }
+    std::set<std::int64_t> ids, shared_ids;
+    int shared_new = 0;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        auto r = sent[i].get();
+        BOOST_TEST_REQUIRE(r.status / 100 == 2u, r.body);
+        auto id = json_of(r).at("delivery_id").as_int64();
+        if (i % 2 == 0) {
+            BOOST_TEST(json_of(r).at("duplicate").as_bool() == false);
+            ids.insert(id);
+        } else {
+            shared_ids.insert(id);
+            shared_new += json_of(r).at("duplicate").as_bool() ? 0 : 1;
+        }
+    }
+    BOOST_TEST(ids.size() == 8u);
+    BOOST_TEST(shared_ids.size() == 1u);
+    BOOST_TEST(shared_new == 1);
+    BOOST_TEST(*ids.begin() > std::stoll(old_id));
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.deliveries WHERE body = convert_to('" + shared +
+                          "', 'UTF8')") == "1");
+
+    // A demand delivery: its body and rows in this month's partitions.
+    auto demand = old.post("/hoteldemand", fixture("hoteldemand-city.json"));
+    BOOST_TEST_REQUIRE(demand.status == 202u, demand.body);
+    const std::string this_month = "to_char(now() AT TIME ZONE 'UTC', '\"y\"YYYY\"m\"MM')";
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.deliveries WHERE tableoid::regclass::text = "
+                          "'eventsshop.deliveries_' || " + this_month) == "10");
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.hotel_demand WHERE tableoid::regclass::text = "
+                          "'eventsshop.hotel_demand_' || " + this_month) == "4");
+    BOOST_TEST(old.misplaced("deliveries", "received_at") == 0);
+    BOOST_TEST(old.misplaced("hotel_demand", "observed_at") == 0);
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.delivery_digests") == "150");
+    BOOST_TEST(daemon->terminate() == 0, daemon->log());
+}
+
+BOOST_AUTO_TEST_CASE(a_row_outside_every_partition_is_kept_and_moved_to_its_month) {
+    OldDatabase db(esr::db::latest_schema_version());
+    // Five years ahead: no monthly partition yet, so the DEFAULT partition takes it.
+    db.exec("INSERT INTO eventsshop.hotel_demand (delivery_id, observed_at, hotel_code) "
+            "VALUES (1, now() + interval '5 years', 'FUTURE')");
+    BOOST_TEST(db.query1("SELECT count(*) FROM eventsshop.hotel_demand_default") == "1");
+    pqxx::connection c(db.pg.url());
+    BOOST_TEST(esr::db::ensure_partitions(c) == 1);
+    BOOST_TEST(db.query1("SELECT count(*) FROM eventsshop.hotel_demand_default") == "0");
+    BOOST_TEST(db.misplaced("hotel_demand", "observed_at") == 0);
+    BOOST_TEST(db.query1("SELECT hotel_code FROM eventsshop.hotel_demand") == "FUTURE");
+    BOOST_TEST(esr::db::ensure_partitions(c) == 0);
+}
+
+// Two sessions storing the same new body at once, with the daemon's own statements: the second
+// waits on the digest the first claimed, then stores nothing and finds the first one's id; when the
+// first rolls back instead, the second stores it.
+BOOST_AUTO_TEST_CASE(two_sessions_storing_the_same_body_at_once_store_it_once) {
+    OldDatabase db(esr::db::latest_schema_version());
+    const std::string insert = read_file(std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries/insert_delivery.sql");
+    const std::string find =
+        read_file(std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries/find_delivery_by_hash.sql");
+    for (bool first_commits : {true, false}) {
+        BOOST_TEST_CONTEXT("the first session " << (first_commits ? "commits" : "rolls back")) {
+            const std::string body = unique_body("two sessions");
+            auto store = [&](pqxx::transaction_base& tx) {
+                return tx.exec_params(insert, "unclassified", pqxx::binarystring(body),
+                                      pqxx::binarystring(tx.exec_params1("SELECT sha256($1)",
+                                                                         pqxx::binarystring(body))[0]),
+                                      static_cast<std::int64_t>(body.size()), "", "bearer:2", 0, "", "test");
+            };
+            pqxx::connection a(db.pg.url()), b(db.pg.url());
+            auto first = std::make_unique<pqxx::work>(a);
+            auto stored = store(*first);
+            BOOST_TEST_REQUIRE(stored.size() == 1u);
+            const auto first_id = stored[0][0].as<std::int64_t>();
+            auto second = std::async(std::launch::async, [&] {
+                pqxx::work tx(b);
+                auto r = store(tx);
+                std::int64_t id = r.empty() ? -1 : r[0][0].as<std::int64_t>();
+                std::int64_t found = -1;
+                if (r.empty()) {
+                    auto f = tx.exec_params(find, pqxx::binarystring(tx.exec_params1(
+                                                      "SELECT sha256($1)", pqxx::binarystring(body))[0]));
+                    if (!f.empty()) found = f[0][0].as<std::int64_t>();
+                }
+                tx.commit();
+                return std::pair{id, found};
+            });
+            BOOST_TEST((second.wait_for(std::chrono::milliseconds(500)) == std::future_status::timeout));
+            if (first_commits) first->commit();
+            else first->abort();
+            first.reset();
+            auto [second_id, found] = second.get();
+            if (first_commits) {
+                BOOST_TEST(second_id == -1);
+                BOOST_TEST(found == first_id);
+            } else {
+                BOOST_TEST(second_id != -1);
+                BOOST_TEST(second_id != first_id);
+            }
+            BOOST_TEST(db.query1("SELECT count(*) FROM eventsshop.deliveries WHERE body = convert_to('" + body +
+                                 "', 'UTF8')") == "1");
+            BOOST_TEST(db.query1("SELECT count(*) FROM eventsshop.delivery_digests WHERE body_sha256 = "
+                                 "sha256(convert_to('" + body + "', 'UTF8'))") == "1");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
