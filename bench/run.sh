@@ -142,8 +142,8 @@ peer_large=""
 if [ -n "$peer_pid" ]; then
   # The peer takes rows only as a bare array (it reads the envelope as a row without a date): the
   # same rows without their envelope.
-  start=$(grep -bo '\[' "$work/matrix.json" | head -1 | cut -d: -f1)
-  tail -c +$((start + 1)) "$work/matrix.json" | sed '$ s/}$//' >"$work/matrix-rows.json"
+  rows_at=$(grep -bo '\[' "$work/matrix.json" | head -1 | cut -d: -f1)
+  tail -c +$((rows_at + 1)) "$work/matrix.json" | sed '$ s/}$//' >"$work/matrix-rows.json"
   peer_large=$(curl -s -o "$work/peer-large.out" -w '%{http_code} %{time_total}' \
     -H "Authorization: Bearer 71a49c4c-5694-11ec-bf63-0242ac130002" -H "Content-Type: application/json" \
     --data-binary @"$work/matrix-rows.json" "http://127.0.0.1:$peer_port/")
