@@ -68,7 +68,7 @@ std::string to_text(const std::array<unsigned char, 16>& a) {
 bool Cidr::contains(const std::array<unsigned char, 16>& a) const {
     unsigned bits = prefix;
     for (std::size_t i = 0; i < 16 && bits > 0; ++i) {
-        unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
+        unsigned char mask = bits >= 8 ? static_cast<unsigned char>(0xff) : static_cast<unsigned char>(0xff << (8 - bits));
         if ((a[i] & mask) != (address[i] & mask)) return false;
         bits = bits >= 8 ? bits - 8 : 0;
     }
