@@ -87,7 +87,7 @@ long long count_rows(const std::string& table) {
 }
 
 std::string unique_body(const std::string& tag) {
-    static int n = 0;
+    static std::atomic<int> n = 0;  // tests call it from several threads at once
     return R"({"note": ")" + tag + R"(", "serial": )" + std::to_string(++n) + R"(, "nonce": )" +
            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "}";
 }
