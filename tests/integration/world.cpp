@@ -6,6 +6,8 @@
 #include <pqxx/nontransaction>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace esr::test {
