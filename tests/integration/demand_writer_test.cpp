@@ -32,18 +32,8 @@ const std::string duplicate_night = R"({"demand": [
 struct Receiver : Site {
     Receiver() : Site({"--large-body-bytes", std::to_string(large_from)}) {}
 
-    std::string query1(const std::string& sql) {
-        pqxx::connection c(pg.url());
-        pqxx::nontransaction tx(c);
-        auto r = tx.exec(sql);
-        if (r.empty() || r[0][0].is_null()) return "NULL";
-        return r[0][0].as<std::string>();
-    }
-    void exec(const std::string& sql) {
-        pqxx::connection c(pg.url());
-        pqxx::nontransaction tx(c);
-        tx.exec(sql);
-    }
+    std::string query1(const std::string& sql) { return pg.query1(sql); }
+    void exec(const std::string& sql) { pg.exec(sql); }
     // hotel_demand_latest without the columns that name the delivery and its time.
     std::string latest() {
         return query1("SELECT string_agg(row(hotel_code, stay_date, demand_id, hotel_name, city, country, "

@@ -1,5 +1,8 @@
 #include "harness.hpp"
 
+#include <pqxx/connection>
+#include <pqxx/nontransaction>
+
 #include <cstdlib>
 
 #include "esr/encoding.hpp"
@@ -187,6 +190,20 @@ void Postgres::start() {
 }
 
 void Postgres::stop() { run({"/bin/bash", ESR_PG_SCRIPT, "stop", dir_.string()}, {}, nullptr); }
+
+std::string Postgres::query1(const std::string& sql) const {
+    pqxx::connection c(url_);
+    pqxx::nontransaction tx(c);
+    auto r = tx.exec(sql);
+    if (r.empty() || r[0][0].is_null()) return "NULL";
+    return r[0][0].as<std::string>();
+}
+
+void Postgres::exec(const std::string& sql) const {
+    pqxx::connection c(url_);
+    pqxx::nontransaction tx(c);
+    tx.exec(sql);
+}
 
 void Postgres::crash() { run({"/bin/bash", ESR_PG_SCRIPT, "kill", dir_.string()}, {}, nullptr); }
 

@@ -43,6 +43,10 @@ public:
     /// restarts it if it runs. Tests start it with fsync off, which says nothing about durability.
     void make_durable();
     const std::string& url() const { return url_; }
+    /// The first column of the first row of `sql`, as text ("NULL" for none), on a connection of its own.
+    std::string query1(const std::string& sql) const;
+    /// Runs `sql` outside a transaction block, on a connection of its own.
+    void exec(const std::string& sql) const;
 
 private:
     std::filesystem::path dir_;

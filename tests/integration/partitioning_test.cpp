@@ -26,18 +26,8 @@ struct OldDatabase {
         esr::db::migrate(c, version);
     }
 
-    std::string query1(const std::string& sql) {
-        pqxx::connection c(pg.url());
-        pqxx::nontransaction tx(c);
-        auto r = tx.exec(sql);
-        if (r.empty() || r[0][0].is_null()) return "NULL";
-        return r[0][0].as<std::string>();
-    }
-    void exec(const std::string& sql) {
-        pqxx::connection c(pg.url());
-        pqxx::nontransaction tx(c);
-        tx.exec(sql);
-    }
+    std::string query1(const std::string& sql) { return pg.query1(sql); }
+    void exec(const std::string& sql) { pg.exec(sql); }
     int version() {
         pqxx::connection c(pg.url());
         return esr::db::applied_schema_version(c);

@@ -41,13 +41,7 @@ struct Receiver : Site {
 
     pqxx::connection connect() { return pqxx::connection(pg.url()); }
 
-    std::string query1(const std::string& sql) {
-        auto c = connect();
-        pqxx::nontransaction tx(c);
-        auto r = tx.exec(sql);
-        if (r.empty() || r[0][0].is_null()) return "NULL";
-        return r[0][0].as<std::string>();
-    }
+    std::string query1(const std::string& sql) { return pg.query1(sql); }
 
     long long count(const std::string& table) { return std::stoll(query1("SELECT count(*) FROM eventsshop." + table)); }
 

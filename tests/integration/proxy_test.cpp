@@ -1,4 +1,5 @@
 // The nginx site of deploy/, run for real on loopback in front of the daemon.
+#include "nginx.hpp"
 #include "world.hpp"
 
 #include "esr/http/client.hpp"
@@ -28,56 +29,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// deploy/nginx-eventsshop-receiver.conf with the test's ports and certificate, and a 2 MB body
-/// limit unless `shipped_body_limit`.
+/// deploy/nginx-eventsshop-receiver.conf in front of `daemon_port`, with a 2 MB body limit unless
+/// `shipped_body_limit`.
 std::string site_config(int listen_port, int daemon_port, const std::filesystem::path& pki,
                         bool shipped_body_limit = false) {
-    std::string site = read_file(std::filesystem::path(ESR_SOURCE_DIR) / "deploy/nginx-eventsshop-receiver.conf");
-    auto replace = [&](const std::string& pattern, const std::string& with) {
-        std::string before = site;
-        site = std::regex_replace(site, std::regex(pattern), with);
-        if (site == before) throw std::runtime_error("the nginx site no longer has " + pattern);
-    };
-    replace(R"(listen 443 ssl http2;)", "listen 127.0.0.1:" + std::to_string(listen_port) + " ssl http2;");
-    replace(R"(\n\s*listen \[::\]:443 ssl http2;)", "");
-    replace(R"(server 127\.0\.0\.1:8080;)", "server 127.0.0.1:" + std::to_string(daemon_port) + ";");
-    replace(R"(ssl_certificate\s+\S+;)", "ssl_certificate " + (pki / "server.pem").string() + ";");
-    replace(R"(ssl_certificate_key\s+\S+;)", "ssl_certificate_key " + (pki / "server.key").string() + ";");
-    if (!shipped_body_limit) replace(R"(client_max_body_size 256m;)", "client_max_body_size 2m;");
-    return site;
-}
-
-struct Nginx {
-    std::unique_ptr<Daemon> process;
-    Nginx(const std::filesystem::path& dir, const std::string& site, int port) {
-        std::filesystem::create_directories(dir / "temp");
-        std::filesystem::permissions(dir / "temp", std::filesystem::perms::all);
-        std::ofstream(dir / "site.conf") << site;
-        std::ofstream(dir / "nginx.conf")
-            << "daemon off;\nworker_processes 1;\npid " << (dir / "nginx.pid").string() << ";\nerror_log "
-            << (dir / "error.log").string() << " info;\nevents { worker_connections 64; }\nhttp {\n"
-            << "  access_log off;\n  client_body_temp_path " << (dir / "temp/body").string()
-            << ";\n  proxy_temp_path " << (dir / "temp/proxy").string() << ";\n  include "
-            << (dir / "site.conf").string() << ";\n}\n";
-        process = std::make_unique<Daemon>(std::vector<std::string>{"/usr/sbin/nginx", "-c", (dir / "nginx.conf").string(),
-                                                                    "-p", dir.string()},
-                                           std::map<std::string, std::string>{}, dir / "nginx.out", false);
-        for (int i = 0; i < 100; ++i) {
-            try {
-                RawConnection listening(port);
-                return;
-            } catch (const std::exception&) {
-                std::this_thread::sleep_for(50ms);
-            }
-        }
-        throw std::runtime_error("nginx did not start: " + read_file(dir / "error.log"));
-    }
-};
-
-bool have_nginx() {
-    if (std::filesystem::exists("/usr/sbin/nginx")) return true;
-    BOOST_TEST_MESSAGE("nginx is not installed (scripts/install-deps.sh installs it): skipped");
-    return false;
+    std::vector<std::pair<std::string, std::string>> more{
+        {R"(server 127\.0\.0\.1:8080;)", "server 127.0.0.1:" + std::to_string(daemon_port) + ";"}};
+    if (!shipped_body_limit) more.emplace_back(R"(client_max_body_size 256m;)", "client_max_body_size 2m;");
+    return shipped_site("nginx-eventsshop-receiver.conf", listen_port, pki, more);
 }
 
 /// A daemon with the shipped settings behind the shipped site.

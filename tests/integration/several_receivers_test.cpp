@@ -2,6 +2,7 @@
 // shipped upstream site (deploy/nginx-eventsshop-receiver-upstream.conf), one PostgreSQL, clients
 // posting events, impacts and demand matrices (small and large lane, overlapping hotels and nights,
 // duplicates on purpose) while one daemon is killed with SIGKILL.
+#include "nginx.hpp"
 #include "world.hpp"
 
 #include "esr/http/client.hpp"
@@ -29,51 +30,14 @@ namespace {
 // Bodies from this size take the large lane (streamed, rows through COPY, latest_pending).
 constexpr std::size_t large_from = 6000;
 
-/// The shipped upstream site with the test's ports and certificate.
+/// The shipped upstream site in front of `daemons`.
 std::string upstream_site(int listen_port, const std::vector<int>& daemons, const std::filesystem::path& pki) {
-    std::string site =
-        read_file(std::filesystem::path(ESR_SOURCE_DIR) / "deploy/nginx-eventsshop-receiver-upstream.conf");
-    auto replace = [&](const std::string& pattern, const std::string& with) {
-        std::string before = site;
-        site = std::regex_replace(site, std::regex(pattern), with);
-        if (site == before) throw std::runtime_error("the upstream site no longer has " + pattern);
-    };
-    replace(R"(listen 443 ssl http2;)", "listen 127.0.0.1:" + std::to_string(listen_port) + " ssl http2;");
-    replace(R"(\n\s*listen \[::\]:443 ssl http2;)", "");
+    std::vector<std::pair<std::string, std::string>> more;
     for (std::size_t i = 0; i < daemons.size(); ++i)
-        replace("server 127\\.0\\.0\\.1:808" + std::to_string(i + 1) + " ",
-                "server 127.0.0.1:" + std::to_string(daemons[i]) + " ");
-    replace(R"(ssl_certificate\s+\S+;)", "ssl_certificate " + (pki / "server.pem").string() + ";");
-    replace(R"(ssl_certificate_key\s+\S+;)", "ssl_certificate_key " + (pki / "server.key").string() + ";");
-    return site;
+        more.emplace_back("server 127\\.0\\.0\\.1:808" + std::to_string(i + 1) + " ",
+                          "server 127.0.0.1:" + std::to_string(daemons[i]) + " ");
+    return shipped_site("nginx-eventsshop-receiver-upstream.conf", listen_port, pki, more);
 }
-
-struct Nginx {
-    std::unique_ptr<Daemon> process;
-    Nginx(const std::filesystem::path& dir, const std::string& site, int port) {
-        std::filesystem::create_directories(dir / "temp");
-        std::filesystem::permissions(dir / "temp", std::filesystem::perms::all);
-        std::ofstream(dir / "site.conf") << site;
-        std::ofstream(dir / "nginx.conf")
-            << "daemon off;\nworker_processes 1;\npid " << (dir / "nginx.pid").string() << ";\nerror_log "
-            << (dir / "error.log").string() << " info;\nevents { worker_connections 256; }\nhttp {\n"
-            << "  access_log off;\n  client_body_temp_path " << (dir / "temp/body").string()
-            << ";\n  proxy_temp_path " << (dir / "temp/proxy").string() << ";\n  include "
-            << (dir / "site.conf").string() << ";\n}\n";
-        process = std::make_unique<Daemon>(
-            std::vector<std::string>{"/usr/sbin/nginx", "-c", (dir / "nginx.conf").string(), "-p", dir.string()},
-            std::map<std::string, std::string>{}, dir / "nginx.out", false);
-        for (int i = 0; i < 200; ++i) {
-            try {
-                RawConnection listening(port);
-                return;
-            } catch (const std::exception&) {
-                std::this_thread::sleep_for(50ms);
-            }
-        }
-        throw std::runtime_error("nginx did not start: " + read_file(dir / "error.log"));
-    }
-};
 
 struct Sent {
     std::string path;
