@@ -37,35 +37,11 @@ for i in "${!sqls[@]}"; do
   [[ "$doc" == *"${sqls[$i]}"* ]] || { echo "docs/queries.md does not quote query ${names[$i]} of $queries_file as written:" >&2; echo "${sqls[$i]}" >&2; exit 1; }
 done
 
-scripts/install-deps.sh
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DESR_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-bin=$(pwd)/build-bench/eventsshop-receiver
-
-work=$(mktemp -d /tmp/esr-history-XXXXXX); chmod 755 "$work"
-daemon_pid=""
-cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  scripts/pg.sh stop "$work/pg"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-url=$(scripts/pg.sh start "$work/pg")
-export ESR_DATABASE_URL=$url ESR_BEARER_TOKENS=bench-token
+source bench/lib.sh
+bench_setup esr-history
 auth="Authorization: Bearer bench-token"
-"$bin" migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; exit 1; }
-port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=$(( 10000 + RANDOM % 10000 ))  # below the ephemeral range (32768-), where clients take ports
-until port_is_free "$port"; do port=$(( 10000 + RANDOM % 10000 )); done
-"$bin" serve --listen "127.0.0.1:$port" >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-  kill -0 "$daemon_pid" 2>/dev/null || { echo "the daemon did not start:"; cat "$work/daemon.log"; exit 1; }
-  sleep 0.01
-done
+start_daemon
 sql() { psql -X -qAt "$url" -c "$1"; }
-now() { date +%s.%N; }
 
 # 40 new events a day in Barcelona, starting on a day of the stay-date year, 1 to 3 days long.
 events_body() {

@@ -19,40 +19,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hotels=${1:-500}; days=${2:-365}; seconds=${3:-10}
 
-scripts/install-deps.sh
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk >/dev/null; }
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DESR_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-bin=$(pwd)/build-bench/eventsshop-receiver
-
-work=$(mktemp -d /tmp/esr-bench-XXXXXX); chmod 755 "$work"
-daemon_pid=""
-cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
-  scripts/pg.sh stop "$work/pg"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-url=$(scripts/pg.sh start "$work/pg")
-export ESR_DATABASE_URL=$url ESR_BEARER_TOKENS=bench-token ESR_BENCH_AUTH="Bearer bench-token"
-"$bin" migrate >/dev/null 2>&1
-port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=$(( 10000 + RANDOM % 10000 ))  # below the ephemeral range (32768-), where clients take ports
-until port_is_free "$port"; do port=$(( 10000 + RANDOM % 10000 )); done
+source bench/lib.sh
+bench_setup esr-bench
+export ESR_BENCH_AUTH="Bearer bench-token"
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
-now() { date +%s.%N; }
-
 start=$(now)
-"$bin" serve --listen "127.0.0.1:$port" >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-  kill -0 "$daemon_pid" 2>/dev/null || { echo "the daemon did not start:"; cat "$work/daemon.log"; exit 1; }
-  sleep 0.005
-done
+start_daemon
 ready=$(now)
 sleep 1
 idle_rss=$(rss_kb "$daemon_pid")
@@ -91,7 +66,7 @@ done
 small_hwm=$(hwm_kb "$daemon_pid")
 
 # The peer, alone on the machine as ours was (ours is idle meanwhile), against the same PostgreSQL.
-peer_runs=() peer_pid="" peer_port=""
+peer_runs=() peer_port=""
 if [ -z "${ESR_BENCH_NO_PEER:-}" ]; then
   cp -r bench/peer-fastify "$work/peer" && (cd "$work/peer" && npm ci --silent >/dev/null 2>&1)
   psql -q "$url" -f "$work/peer/schema.sql" >/dev/null
@@ -164,12 +139,6 @@ awk -v mb=10 -v depth=500 'BEGIN {
   printf "["; for (n = 0; n < mb * 1048576; n += length(head) + length(tail) + 2) printf "%s%s%d%s", n ? "," : "", head, n, tail
   print "]" }' >"$work/shape-nested.json"
 # Each shape in a daemon of its own, so that no earlier body's heap is counted in its peak.
-start_daemon() {
-  kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  "$bin" serve --listen "127.0.0.1:$port" >>"$work/daemon.log" 2>&1 &
-  daemon_pid=$!
-  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.01; done
-}
 shape_lines=()
 for shape in events:/eventsinfo empty:/ nested:/; do
   name=${shape%%:*}; path=${shape#*:}; file="$work/shape-$name.json"
