@@ -201,7 +201,7 @@ public:
     virtual ~ReadinessProbe() = default;
     /// Empty when ready, else why not (for the log: it may name hosts, ports and users).
     virtual std::string not_ready_reason() const = 0;
-    /// The same as a class fit for a public answer: "database_unavailable", "schema_behind".
+    /// The same as a class fit for a public answer: "database_unavailable", "schema_behind", "schema_ahead".
     virtual std::string not_ready_class() const { return not_ready_reason().empty() ? "" : "database_unavailable"; }
 };
 

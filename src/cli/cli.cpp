@@ -341,7 +341,8 @@ int run_serve(const std::vector<std::string>& args) {
     } catch (const ConfigError& e) {
         return fail_config(e);
     }
-    // Type=notify: systemd counts the service started once it listens (ExecStartPre migrated).
+    // Type=notify: systemd counts the service started once it listens; a migration the schema
+    // still needs runs on the readiness thread meanwhile, deliveries spooled until it is done.
     // A no-op outside systemd (no $NOTIFY_SOCKET).
     notify_systemd("READY=1\nSTATUS=listening on " + config.listen.to_string());
     server.run_until_signal();

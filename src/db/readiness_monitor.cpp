@@ -48,24 +48,40 @@ struct NotReady {
 
 /// The partitions of the coming months, made at start and then at most once an hour (migrate makes
 /// them too). A failure leaves the daemon ready: the DEFAULT partition takes any row meanwhile, and
-/// the next check tries again.
-void keep_partitions_ahead(pqxx::connection_base& connection, std::chrono::steady_clock::time_point& last_made) {
+/// it is tried again 5 minutes later.
+void keep_partitions_ahead(pqxx::connection_base& connection, std::chrono::steady_clock::time_point& next_try) {
     auto now = std::chrono::steady_clock::now();
-    if (last_made != std::chrono::steady_clock::time_point{} && now - last_made < std::chrono::hours(1)) return;
+    if (now < next_try) return;
     try {
         ensure_partitions(connection);
-        last_made = now;
+        next_try = now + std::chrono::hours(1);
     } catch (const std::exception& e) {
-        log::warning("making the coming months' partitions failed", {{"error", first_line(e.what())}});
+        // Not at every health check: each try waits up to its lock timeout in front of writers.
+        next_try = now + std::chrono::minutes(5);
+        log::warning("making the coming months' partitions failed; trying again in 5 minutes",
+                     {{"error", first_line(e.what())}});
     }
 }
 
+/// `may_migrate` is false on the first check, which start() waits for: a migration can take
+/// minutes (a lock held, gigabytes to copy), and the daemon must listen (and spool) meanwhile, not
+/// outlast systemd's start timeout, be killed, roll the migration back and start over for ever.
 NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection,
-                    std::chrono::steady_clock::time_point& partitions_made) {
+                    std::chrono::steady_clock::time_point& partitions_next_try, bool may_migrate) {
     try {
         if (!connection) connection = connect(config, "readiness");
         int applied = applied_schema_version(*connection);
         int needed = latest_schema_version();
+        if (applied > needed)
+            // A newer daemon migrated it (a rolling upgrade): this one's statements may no longer
+            // fit the tables, so it says so rather than answer ready and fail every write.
+            return {"the database schema is at version " + std::to_string(applied) + ", newer than this build's " +
+                        std::to_string(needed) + ": upgrade this daemon",
+                    "schema_ahead"};
+        if (applied < needed && !may_migrate)
+            return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
+                        std::to_string(needed) + ": migrating",
+                    "schema_behind"};
         if (applied < needed) {
             // The daemon migrates when it reaches the database, so a restart during an outage
             // needs no separate step to succeed first (the advisory lock lets daemons take turns).
@@ -83,7 +99,7 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
             return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
                         std::to_string(needed) + ": run 'eventsshop-receiver migrate'",
                     "schema_behind"};
-        keep_partitions_ahead(*connection, partitions_made);
+        keep_partitions_ahead(*connection, partitions_next_try);
         return {};
     } catch (const std::exception& e) {
         connection.reset();
@@ -95,11 +111,12 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
 
 void ReadinessMonitor::run() {
     std::unique_ptr<pqxx::connection> connection;  // this thread's alone
-    std::chrono::steady_clock::time_point partitions_made{};
+    std::chrono::steady_clock::time_point partitions_next_try{};  // the first check makes them
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+        const bool may_migrate = checked_once_;
         lock.unlock();
-        NotReady now = check_once(config_, connection, partitions_made);
+        NotReady now = check_once(config_, connection, partitions_next_try, may_migrate);
         lock.lock();
         if (now.reason != reason_) {
             if (now.reason.empty()) log::info("ready");
@@ -110,6 +127,7 @@ void ReadinessMonitor::run() {
         if (!checked_once_) {
             checked_once_ = true;
             wake_.notify_all();
+            if (now.cls == "schema_behind") continue;  // migrate now, not a health interval later
         }
         wake_.wait_for(lock, config_.health_interval, [&] { return stopping_; });
     }
