@@ -77,9 +77,12 @@ done
 grep -q '^--system --quiet start eventsshop-receiver.service\|start eventsshop-receiver.service' "$work/systemd/calls" \
   || fail "postinst did not start the unit: $(cat "$work/systemd/calls")"
 systemctl is-active eventsshop-receiver || fail "the unit is not running after install"
+[ -L /etc/systemd/system/timers.target.wants/eventsshop-receiver-prune.timer ] || fail "the retention timer is not enabled"
+systemctl is-active eventsshop-receiver-prune.timer || fail "postinst did not start the retention timer"
+grep -q 'start.*eventsshop-receiver-prune.service' "$work/systemd/calls" && fail "postinst ran the prune service"
 [ -f /usr/share/man/man1/eventsshop-receiver.1.gz ] || fail "no man page"
 /usr/bin/eventsshop-receiver --version
-step "installed: user $user, $conf 640 root:$user, secrets generated, unit enabled and started, man page"
+step "installed: user $user, $conf 640 root:$user, secrets generated, unit enabled and started, retention timer enabled, man page"
 
 # The database as docs/operations.md sets it up, on a throwaway PostgreSQL (fsync on) whose socket
 # directory stands in for /run/postgresql.
@@ -137,6 +140,17 @@ docs principals | grep -q 'bearer:2' || fail "the principals query shows no deli
 step "reloaded with a rotated token: 200 deliveries during it, all acknowledged"
 docs logs >/dev/null || fail "a log line is not JSON"
 jq -c . "$work/systemd/journal" >/dev/null || fail "a log line is not JSON"
+# Retention as the docs set it: a rejected body made a year old goes, the rest stays.
+runuser -u postgres -- psql -qAt -d eventsshop -c "INSERT INTO eventsshop.rejected_deliveries (received_at, principal, path, byte_size, body_sha256, body, body_truncated, error) VALUES (now() - interval '1 year', 'bearer:1', '/', 2, sha256('{x'), '{x', false, 'not JSON')"
+before=$(runuser -u postgres -- psql -qAt -d eventsshop -c "SELECT count(*) FROM eventsshop.deliveries")
+printf 'keep-rejected-days = 90\nkeep-body-days = 400\nkeep-demand-days = 730\n' >>"$conf"
+docs prune >"$work/prune.out" || { cat "$work/prune.out" >&2; tail -5 "$work/systemd/journal" >&2; fail "prune"; }
+grep -q 'would drop rejected_deliveries: 1 rows' "$work/prune.out" || fail "prune --dry-run: $(cat "$work/prune.out")"
+grep -q 'dropped rejected_deliveries: 1 rows' "$work/systemd/journal" || fail "the prune service did not drop the old rejection"
+[ "$(runuser -u postgres -- psql -qAt -d eventsshop -c "SELECT count(*) FROM eventsshop.rejected_deliveries WHERE received_at < now() - interval '90 days'")" = 0 ] \
+  || fail "an old rejection is left after prune"
+[ "$(runuser -u postgres -- psql -qAt -d eventsshop -c "SELECT count(*) FROM eventsshop.deliveries")" = "$before" ] || fail "prune dropped recent deliveries"
+step "retention: prune --dry-run from a shell, then the timer's service as its user: the old rejection gone, deliveries kept"
 docs backup
 [ -s /var/backups/eventsshop.dump ] || fail "no backup written"
 step "logs read by jq, backup written"

@@ -82,6 +82,12 @@ struct Config {
     std::string metrics_token;                    // "" : /metrics needs no credential
     std::chrono::milliseconds spool_drain_interval{1'000};
 
+    // `prune` only: days of each history kept (0: for ever). In the config file beside the
+    // daemon's settings, so the daily timer and the daemon read one file.
+    unsigned keep_demand_days = 0;
+    unsigned keep_body_days = 0;
+    unsigned keep_rejected_days = 0;
+
     // `register` only: EventsShop's API and the account that logs in to it.
     std::string eventsshop_api;
     std::string eventsshop_user;

@@ -11,7 +11,7 @@
 namespace esr {
 
 /// The subcommands that read the daemon's configuration.
-enum class Command { serve, migrate, check_config, reprocess, simulate, register_endpoint };
+enum class Command { serve, migrate, check_config, reprocess, simulate, register_endpoint, prune };
 
 using GetEnv = std::function<std::optional<std::string>(const std::string& name)>;
 GetEnv process_environment();

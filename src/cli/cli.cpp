@@ -7,6 +7,7 @@
 #include "esr/db/migrations.hpp"
 #include "esr/db/readiness_monitor.hpp"
 #include "esr/db/reprocess.hpp"
+#include "esr/db/retention.hpp"
 #include "esr/eventsshop/register.hpp"
 #include "esr/http/client.hpp"
 #include "esr/http/handler.hpp"
@@ -25,6 +26,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -49,6 +51,7 @@ const char* usage =
     "  migrate        create or upgrade the database schema\n"
     "  check-config   validate the configuration and print the effective values\n"
     "  reprocess      derive the typed tables again from the stored bodies\n"
+    "  prune          drop the history older than the configured retention (daily timer)\n"
     "  register       tell EventsShop the URL to push to, with the credentials the daemon accepts\n"
     "  simulate       send EventsShop-like deliveries to a receiver (demos, tests, load)\n"
     "\n"
@@ -141,6 +144,11 @@ int run_reprocess(const std::vector<std::string>& args) {
         std::cerr << "reprocess: " << line(p) << "\n";
     });
     std::cout << "reprocessed " << line(result) << "\n";
+    // Their typed rows stay as they were derived: say so, rather than let "reprocessed" suggest all.
+    for (const auto& m : db::pruned_bodies(*connection, filter.since.value_or("")))
+        std::cout << "not rebuilt: " << m.deliveries << " deliveries received " << m.from << " to " << m.to
+                  << " (ids " << m.first_id << " to " << m.last_id << "), their bodies pruned (" << m.partition
+                  << ")\n";
     if (result.failed == 0) return 0;
     // Finished, but some deliveries keep their earlier typed rows: say which, and exit 1.
     std::cout << "deliveries whose typed rows could not be written (see the log):";
@@ -148,6 +156,45 @@ int run_reprocess(const std::vector<std::string>& args) {
     if (result.failed > static_cast<std::int64_t>(result.failed_ids.size())) std::cout << " ...";
     std::cout << "\n";
     return 1;
+}
+
+std::string megabytes(std::int64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+    return text;
+}
+
+int run_prune(const std::vector<std::string>& args) {
+    auto l = load(Command::prune, "prune",
+                  "Drops the history older than the retention settings (--keep-demand-days,\n"
+                  "--keep-body-days, --keep-rejected-days; 0, the default, keeps everything): whole\n"
+                  "monthly partitions of eventsshop.deliveries and eventsshop.hotel_demand, and old rows\n"
+                  "of demand_event_records and rejected_deliveries. Prints each with its size; exit\n"
+                  "status 1 if one could not be dropped (the next run tries again). The package's\n"
+                  "eventsshop-receiver-prune.timer runs it daily.",
+                  args);
+    if (l.exit_code >= 0) return l.exit_code;
+    const Config& config = l.loaded.config;
+    const bool dry_run = l.loaded.command.dry_run;
+    db::RetentionPolicy policy{config.keep_demand_days, config.keep_body_days, config.keep_rejected_days};
+    if (!policy.demand_history_days && !policy.body_days && !policy.rejected_days) {
+        std::cout << "nothing to prune: every history is kept (no --keep-*-days set)\n";
+        return 0;
+    }
+    auto connection = connect_for_command(config, "prune");
+    std::int64_t bytes = 0;
+    int failed = 0;
+    auto steps = db::prune(*connection, policy, dry_run, [&](const db::PruneStep& s) {
+        std::cout << (s.done ? "dropped " : !s.error.empty() ? "failed to drop " : "would drop ") << s.table;
+        if (s.what == "rows") std::cout << ": " << s.rows << " rows";
+        else std::cout << " " << s.what << " (" << s.from << " to " << s.to << "): " << (s.done ? "" : "about ") << s.rows << " rows";
+        std::cout << ", " << megabytes(s.bytes) << (s.error.empty() ? "" : ": " + s.error) << "\n";
+        if (s.error.empty()) bytes += s.bytes;
+        else ++failed;
+    });
+    std::cout << (dry_run ? "would free " : "freed ") << megabytes(bytes) << " in " << steps.size() - static_cast<std::size_t>(failed)
+              << (steps.size() - static_cast<std::size_t>(failed) == 1 ? " step" : " steps") << "\n";
+    return failed ? 1 : 0;
 }
 
 int run_simulate(const std::vector<std::string>& args) {
@@ -378,6 +425,7 @@ int run(int argc, char** argv) {
         if (command == "reprocess") return run_reprocess(args);
         if (command == "simulate") return run_simulate(args);
         if (command == "register") return run_register(args);
+        if (command == "prune") return run_prune(args);
     } catch (const ConfigError& e) {
         return fail_config(e);
     } catch (const std::exception& e) {

@@ -17,7 +17,8 @@ constexpr unsigned migrate = bit(Command::migrate);
 constexpr unsigned reprocess = bit(Command::reprocess);
 constexpr unsigned simulate = bit(Command::simulate);
 constexpr unsigned register_ = bit(Command::register_endpoint);
-constexpr unsigned database = serve | migrate | reprocess;
+constexpr unsigned prune = bit(Command::prune);
+constexpr unsigned database = serve | migrate | reprocess | prune;
 constexpr unsigned every = database | simulate | register_;
 
 std::string variable_for(const std::string& name) {
@@ -343,6 +344,24 @@ std::vector<Option> build() {
     {
         Option o = declare(S::toggle, "dry-run", register_, "Register",
                            "print the requests it would send, secrets redacted, and send nothing");
+        o.set = [](Target t, const std::string&, const std::string&) { t.command.dry_run = true; };
+        add(std::move(o));
+    }
+
+    // Days, not a DURATION: retention is counted in days and drops whole months.
+    add(number(declare(S::setting, "keep-demand-days", prune, "Retention",
+                       "days of demand history (hotel_demand, demand_event_records) kept; 0 keeps all"),
+               &Config::keep_demand_days, 0, 36500));
+    add(number(declare(S::setting, "keep-body-days", prune, "Retention",
+                       "days of raw bodies (deliveries) kept; 0 keeps all. Digests stay: a pruned body is "
+                       "still a duplicate"),
+               &Config::keep_body_days, 0, 36500));
+    add(number(declare(S::setting, "keep-rejected-days", prune, "Retention",
+                       "days of rejected deliveries kept; 0 keeps all"),
+               &Config::keep_rejected_days, 0, 36500));
+    {
+        Option o = declare(S::toggle, "dry-run", prune, "Retention",
+                           "print what would be dropped and its size, and drop nothing");
         o.set = [](Target t, const std::string&, const std::string&) { t.command.dry_run = true; };
         add(std::move(o));
     }
