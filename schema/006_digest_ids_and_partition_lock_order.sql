@@ -6,6 +6,18 @@
 -- UNIQUE delivery_id there fails the second claim as the old primary key did, and the store draws
 -- a new id and tries again. (A database that already holds an id twice fails this migration,
 -- loudly, rather than be declared sound: the log names the constraint, the rows need an operator.)
+-- Looked for first, without a lock, so a database that fails this migration fails fast instead of
+-- building the index under an exclusive lock each time a daemon tries again.
+DO $$
+DECLARE
+    twice bigint;
+BEGIN
+    SELECT delivery_id INTO twice FROM eventsshop.delivery_digests GROUP BY delivery_id HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'delivery id % names more than one stored body (SELECT * FROM eventsshop.delivery_digests WHERE delivery_id = %); an operator must give one of them a new id', twice, twice;
+    END IF;
+END
+$$;
 ALTER TABLE eventsshop.delivery_digests
     ADD CONSTRAINT delivery_digests_delivery_id_key UNIQUE (delivery_id);
 

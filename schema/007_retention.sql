@@ -21,10 +21,10 @@ COMMENT ON COLUMN eventsshop.pruned_partitions.partition_name IS 'The partition 
 COMMENT ON COLUMN eventsshop.pruned_partitions.parent IS 'deliveries (raw bodies) or hotel_demand (demand history).';
 COMMENT ON COLUMN eventsshop.pruned_partitions.range_from IS 'Start of the month it held (received_at or observed_at), inclusive.';
 COMMENT ON COLUMN eventsshop.pruned_partitions.range_to IS 'End of that month, exclusive.';
-COMMENT ON COLUMN eventsshop.pruned_partitions.row_count IS 'Rows it held when dropped.';
+COMMENT ON COLUMN eventsshop.pruned_partitions.row_count IS 'Rows it held when dropped (added up if the month was made again and dropped again).';
 COMMENT ON COLUMN eventsshop.pruned_partitions.bytes IS 'Its size on disk with indexes and TOAST, freed by the drop.';
-COMMENT ON COLUMN eventsshop.pruned_partitions.first_delivery_id IS 'deliveries: the lowest delivery id it held (NULL for hotel_demand or an empty month).';
-COMMENT ON COLUMN eventsshop.pruned_partitions.last_delivery_id IS 'deliveries: the highest delivery id it held.';
+COMMENT ON COLUMN eventsshop.pruned_partitions.first_delivery_id IS 'The lowest delivery id it held (deliveries.id, or hotel_demand.delivery_id); NULL for an empty month.';
+COMMENT ON COLUMN eventsshop.pruned_partitions.last_delivery_id IS 'The highest delivery id it held.';
 COMMENT ON COLUMN eventsshop.pruned_partitions.pruned_at IS 'When prune dropped it.';
 
 -- The monthly partitions of `parent` (deliveries or hotel_demand) that end at or before `cutoff`,
@@ -48,40 +48,68 @@ LANGUAGE sql STABLE AS $$
     ORDER BY p.first
 $$;
 
--- Drops one monthly partition found by partitions_ending_by, writing it down in pruned_partitions
--- in the same transaction. Returns the rows it held, NULL when it is already gone (a second prune).
-CREATE FUNCTION eventsshop.drop_partition(parent text, partition_name text) RETURNS bigint
+-- What prune reads before it drops a month of `parent`: its rows and the first and last delivery id
+-- they name (deliveries.id, hotel_demand.delivery_id). Read without a lock that would keep writers
+-- waiting, so a row that arrives after it (a month is over: none but those a wrong clock stamps, or
+-- reprocess writes again) is dropped uncounted. Raises when the month holds a delivery id newer than
+-- one received more than a day after the month ended: ids grow with time, so those rows were stamped
+-- by a wrong database clock (set back), and dropping the month would drop new deliveries.
+CREATE FUNCTION eventsshop.prune_candidate(parent text, partition_name text,
+                                           OUT row_count bigint, OUT first_id bigint, OUT last_id bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     p record;
-    n bigint;
-    first_id bigint;
-    last_id bigint;
+    later bigint;
 BEGIN
     SELECT * INTO p FROM eventsshop.partitions_ending_by(parent, 'infinity') AS e
-    WHERE e.partition_name = drop_partition.partition_name;
+    WHERE e.partition_name = prune_candidate.partition_name;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RAISE EXCEPTION 'no monthly partition % of %', prune_candidate.partition_name, parent;
     END IF;
-    -- Counted before the parent is locked, so writers of this month (it is over: none but a
-    -- delivery drained from a spool long after) are the only ones kept waiting by the count; the
-    -- SHARE lock keeps what is counted what is dropped.
-    EXECUTE format('LOCK TABLE eventsshop.%I IN SHARE MODE', p.partition_name);
-    IF parent = 'deliveries' THEN
-        EXECUTE format('SELECT count(*), min(id), max(id) FROM eventsshop.%I', p.partition_name)
-            INTO n, first_id, last_id;
-    ELSE
-        EXECUTE format('SELECT count(*) FROM eventsshop.%I', p.partition_name) INTO n;
+    EXECUTE format('SELECT count(*), min(%1$I), max(%1$I) FROM eventsshop.%2$I',
+                   CASE parent WHEN 'deliveries' THEN 'id' ELSE 'delivery_id' END, p.partition_name)
+        INTO row_count, first_id, last_id;
+    SELECT min(id) INTO later FROM eventsshop.deliveries WHERE received_at >= p.range_to + interval '1 day';
+    IF last_id > later THEN
+        RAISE EXCEPTION '% holds delivery % though delivery % was received more than a day after that month: '
+                        'a database clock set back stamped it; not dropped (move those rows by hand)',
+                        p.partition_name, last_id, later;
     END IF;
-    -- Detaching locks the parent against every reader and writer for a moment; the session's
-    -- lock_timeout (prune sets one) bounds how long they queue behind this.
-    INSERT INTO eventsshop.pruned_partitions (partition_name, parent, range_from, range_to, row_count, bytes,
-                                              first_delivery_id, last_delivery_id)
-    VALUES (p.partition_name, parent, p.range_from, p.range_to, n, p.bytes, first_id, last_id);
-    EXECUTE format('ALTER TABLE eventsshop.%I DETACH PARTITION eventsshop.%I', parent, p.partition_name);
-    EXECUTE format('DROP TABLE eventsshop.%I', p.partition_name);
-    RETURN n;
 END
 $$;
-COMMENT ON FUNCTION eventsshop.drop_partition(text, text) IS
+
+-- Drops one monthly partition of `parent` that prune_candidate read, writing it down in
+-- pruned_partitions in the same transaction. Returns false when it keeps it: gone already (another
+-- prune), or a large delivery of that month or before still has its hotel_demand_latest update
+-- pending (looked at again here, under the lock, as reprocess may have marked one since).
+CREATE FUNCTION eventsshop.drop_partition(parent text, partition_name text, row_count bigint, first_id bigint,
+                                          last_id bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    p record;
+BEGIN
+    -- The parent first, as every writer and ensure_partition take it: holding the partition while
+    -- waiting for the parent deadlocked with a large delivery's update by id (every partition).
+    -- The caller's lock_timeout bounds how long writers queue behind this request.
+    EXECUTE format('LOCK TABLE eventsshop.%I IN ACCESS EXCLUSIVE MODE', parent);
+    SELECT * INTO p FROM eventsshop.partitions_ending_by(parent, 'infinity') AS e
+    WHERE e.partition_name = drop_partition.partition_name;
+    IF NOT FOUND OR EXISTS (SELECT 1 FROM eventsshop.deliveries WHERE latest_pending AND received_at < p.range_to) THEN
+        RETURN false;
+    END IF;
+    -- A month made again after it was pruned (rows a wrong clock stamped, or reprocess wrote) adds
+    -- to the first record.
+    INSERT INTO eventsshop.pruned_partitions AS r (partition_name, parent, range_from, range_to, row_count, bytes,
+                                                   first_delivery_id, last_delivery_id)
+    VALUES (p.partition_name, parent, p.range_from, p.range_to, row_count, p.bytes, first_id, last_id)
+    ON CONFLICT ON CONSTRAINT pruned_partitions_pkey DO UPDATE SET
+        row_count = r.row_count + EXCLUDED.row_count, bytes = r.bytes + EXCLUDED.bytes,
+        first_delivery_id = least(r.first_delivery_id, EXCLUDED.first_delivery_id),
+        last_delivery_id = greatest(r.last_delivery_id, EXCLUDED.last_delivery_id), pruned_at = now();
+    EXECUTE format('ALTER TABLE eventsshop.%I DETACH PARTITION eventsshop.%I', parent, p.partition_name);
+    EXECUTE format('DROP TABLE eventsshop.%I', p.partition_name);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION eventsshop.drop_partition(text, text, bigint, bigint, bigint) IS
     'Drops a monthly partition of deliveries or hotel_demand and records it in pruned_partitions (used by eventsshop-receiver prune).';

@@ -185,15 +185,20 @@ int run_prune(const std::vector<std::string>& args) {
     std::int64_t bytes = 0;
     int failed = 0;
     auto steps = db::prune(*connection, policy, dry_run, [&](const db::PruneStep& s) {
-        std::cout << (s.done ? "dropped " : !s.error.empty() ? "failed to drop " : "would drop ") << s.table;
+        std::cout << (s.done ? "dropped " : !s.error.empty() ? "failed to drop " : !s.kept.empty() ? "kept " : "would drop ")
+                  << s.table;
         if (s.what == "rows") std::cout << ": " << s.rows << " rows";
         else std::cout << " " << s.what << " (" << s.from << " to " << s.to << "): " << (s.done ? "" : "about ") << s.rows << " rows";
-        std::cout << ", " << megabytes(s.bytes) << (s.error.empty() ? "" : ": " + s.error) << "\n";
-        if (s.error.empty()) bytes += s.bytes;
-        else ++failed;
+        std::cout << ", " << megabytes(s.bytes) << (s.error.empty() ? "" : ": " + s.error)
+                  << (s.kept.empty() ? "" : ": " + s.kept) << "\n";
+        if (!s.error.empty()) ++failed;
+        else if (s.kept.empty()) bytes += s.bytes;
     });
-    std::cout << (dry_run ? "would free " : "freed ") << megabytes(bytes) << " in " << steps.size() - static_cast<std::size_t>(failed)
-              << (steps.size() - static_cast<std::size_t>(failed) == 1 ? " step" : " steps") << "\n";
+    const auto done = std::count_if(steps.begin(), steps.end(), [&](const db::PruneStep& s) {
+        return s.error.empty() && s.kept.empty();
+    });
+    std::cout << (dry_run ? "would free " : "freed ") << megabytes(bytes) << " in " << done << (done == 1 ? " step" : " steps")
+              << "\n";
     return failed ? 1 : 0;
 }
 

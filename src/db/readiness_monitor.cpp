@@ -67,7 +67,8 @@ void keep_partitions_ahead(pqxx::connection_base& connection, std::chrono::stead
 /// minutes (a lock held, gigabytes to copy), and the daemon must listen (and spool) meanwhile, not
 /// outlast systemd's start timeout, be killed, roll the migration back and start over for ever.
 NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection,
-                    std::chrono::steady_clock::time_point& partitions_next_try, bool may_migrate) {
+                    std::chrono::steady_clock::time_point& partitions_next_try, bool may_migrate,
+                    std::chrono::steady_clock::time_point& migration_next_try) {
     try {
         if (!connection) connection = connect(config, "readiness");
         int applied = applied_schema_version(*connection);
@@ -78,7 +79,7 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
             return {"the database schema is at version " + std::to_string(applied) + ", newer than this build's " +
                         std::to_string(needed) + ": upgrade this daemon",
                     "schema_ahead"};
-        if (applied < needed && !may_migrate)
+        if (applied < needed && (!may_migrate || std::chrono::steady_clock::now() < migration_next_try))
             return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
                         std::to_string(needed) + ": migrating",
                     "schema_behind"};
@@ -90,8 +91,12 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
                 applied = applied_schema_version(*connection);
             } catch (const std::exception& e) {
                 connection.reset();
+                // Not again at the next health check: a failing migration may hold locks writers
+                // need each time it runs (an index build, a table copy).
+                migration_next_try = std::chrono::steady_clock::now() + std::chrono::minutes(1);
                 return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
-                            std::to_string(needed) + ", and migrating failed: " + first_line(e.what()),
+                            std::to_string(needed) + ", and migrating failed (trying again in a minute): " +
+                            first_line(e.what()),
                         "schema_behind"};
             }
         }
@@ -112,11 +117,12 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
 void ReadinessMonitor::run() {
     std::unique_ptr<pqxx::connection> connection;  // this thread's alone
     std::chrono::steady_clock::time_point partitions_next_try{};  // the first check makes them
+    std::chrono::steady_clock::time_point migration_next_try{};
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         const bool may_migrate = checked_once_;
         lock.unlock();
-        NotReady now = check_once(config_, connection, partitions_next_try, may_migrate);
+        NotReady now = check_once(config_, connection, partitions_next_try, may_migrate, migration_next_try);
         lock.lock();
         if (now.reason != reason_) {
             if (now.reason.empty()) log::info("ready");

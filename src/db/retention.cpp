@@ -4,6 +4,11 @@
 #include "esr/log.hpp"
 #include "query.hpp"
 
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include <pqxx/except>
 #include <pqxx/result>
 #include <pqxx/transaction>
 
@@ -13,6 +18,33 @@ namespace {
 constexpr std::int64_t rows_per_delete = 10'000;  // one transaction's worth: no long lock, no huge WAL burst
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+constexpr int lock_attempts = 10;             // each waits prune_lock_timeout.sql's 200 ms for the parent
+constexpr auto between_attempts = std::chrono::seconds(1);
+
+/// Drops one month: true when dropped, false when kept (gone already, or a latest update pending).
+/// Throws when the parent's lock is not granted in lock_attempts tries.
+bool drop_one(pqxx::connection_base& c, const char* table, const std::string& partition, std::int64_t rows,
+              const pqxx::field& first_id, const pqxx::field& last_id) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            pqxx::work tx(c);
+            tx.exec(q::prune_lock_timeout.text);
+            bool dropped = tx.exec_params1(q::drop_partition.text, table, partition, rows,
+                                           first_id.is_null() ? std::optional<std::int64_t>() : first_id.as<std::int64_t>(),
+                                           last_id.is_null() ? std::optional<std::int64_t>() : last_id.as<std::int64_t>())[0]
+                               .as<bool>();
+            tx.commit();
+            return dropped;
+        } catch (const pqxx::sql_error& e) {
+            // 55P03: the lock was not granted in time (a long transaction holds the table); 40P01:
+            // a deadlock chose this transaction. Both mean: later.
+            const bool busy = e.sqlstate() == "55P03" || e.sqlstate() == "40P01";
+            if (!busy || attempt == lock_attempts) throw;
+        }
+        std::this_thread::sleep_for(between_attempts);
+    }
+}
 
 void prune_partitions(pqxx::connection_base& c, const char* table, unsigned days, bool dry_run,
                       const std::function<void(const PruneStep&)>& on_step, std::vector<PruneStep>& steps) {
@@ -29,23 +61,33 @@ void prune_partitions(pqxx::connection_base& c, const char* table, unsigned days
         s.to = row[2].as<std::string>();
         s.bytes = row[3].as<std::int64_t>();
         s.rows = row[4].as<std::int64_t>();
+        bool busy = false;
         if (!dry_run) {
             try {
-                pqxx::work tx(c);
-                tx.exec(q::partition_lock_timeout.text);  // writers queue behind the drop: not for long
-                auto n = tx.exec_params1(q::drop_partition.text, table, s.what)[0];
-                tx.commit();
-                s.rows = n.is_null() ? 0 : n.as<std::int64_t>();
-                s.done = true;
-                log::info("partition pruned", {{"partition", s.what}, {"rows", s.rows}, {"bytes", s.bytes}});
+                pqxx::result counted;
+                {
+                    pqxx::read_transaction tx(c);
+                    counted = tx.exec_params(q::prune_candidate.text, table, s.what);
+                }
+                s.rows = counted[0][0].as<std::int64_t>();
+                s.done = drop_one(c, table, s.what, s.rows, counted[0][1], counted[0][2]);
+                if (s.done)
+                    log::info("partition pruned", {{"partition", s.what}, {"rows", s.rows}, {"bytes", s.bytes}});
+                else
+                    s.kept = "gone already, or a large delivery of that month still has its latest update pending";
             } catch (const std::exception& e) {
                 s.error = first_line(e.what());
+                busy = dynamic_cast<const pqxx::sql_error*>(&e) &&
+                       (static_cast<const pqxx::sql_error&>(e).sqlstate() == "55P03" ||
+                        static_cast<const pqxx::sql_error&>(e).sqlstate() == "40P01");
                 log::warning("pruning a partition failed; the next run tries again",
                              {{"partition", s.what}, {"error", s.error}});
             }
         }
         on_step(s);
         steps.push_back(std::move(s));
+        // The table stays busy: each further month would hold intake up again; tomorrow's run goes on.
+        if (busy) break;
     }
 }
 

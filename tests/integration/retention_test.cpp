@@ -6,7 +6,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <pqxx/transaction>
+
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -200,6 +203,89 @@ BOOST_AUTO_TEST_CASE(deliveries_arriving_while_prune_runs_are_all_stored) {
     BOOST_TEST(status == 0, out);
     BOOST_TEST(sent >= 80u);
     BOOST_TEST(h.count("SELECT count(*) FROM eventsshop.pruned_partitions") > 0);
+}
+
+// Found by review: a database clock set back stamps new deliveries with an old month, and prune
+// dropped that month, new deliveries and all. Ids grow with time: a month holding an id newer than
+// one received a day after it ended is refused.
+BOOST_AUTO_TEST_CASE(a_month_a_wrong_clock_filled_is_not_dropped) {
+    History h;
+    const std::string body = unique_body("stamped by a clock set back");
+    BOOST_TEST_REQUIRE(h.post("/", body).status == 202u);
+    const std::string id =
+        h.pg.query1("SELECT id FROM eventsshop.deliveries WHERE body = convert_to('" + body + "', 'UTF8')");
+    // As if the clock had read 13 months ago when it was stored (the daemon is killed: its hourly
+    // partition upkeep must not run between the two statements).
+    h.daemon->kill_hard();
+    h.pg.exec("WITH moved AS (DELETE FROM eventsshop.deliveries WHERE id = " + id + " RETURNING *) "
+              "INSERT INTO eventsshop.deliveries SELECT id, now() - interval '13 months', kind, body, body_sha256, "
+              "byte_size, remote_addr, principal, record_count, declared_kind, classification, latest_pending FROM moved");
+    std::string out;
+    BOOST_TEST(h.prune({"--keep-body-days", "90"}, &out) == 1, out);
+    BOOST_TEST(out.find("a database clock set back") != std::string::npos, out);
+    BOOST_TEST(h.pg.query1("SELECT count(*) FROM eventsshop.deliveries WHERE id = " + id) == "1");
+    BOOST_TEST(out.find("dropped deliveries deliveries_y") != std::string::npos, out);  // the other months go
+}
+
+// Found by review: prune held the old month while it waited for the parent, and a large delivery's
+// transaction (it holds the parent, then updates its row by id in every month) deadlocked with it.
+BOOST_AUTO_TEST_CASE(prune_waits_for_a_large_delivery_instead_of_deadlocking_with_it) {
+    History h;
+    pqxx::connection large(h.pg.url());
+    pqxx::work tx(large);
+    const auto id = tx.exec1("INSERT INTO eventsshop.deliveries (id, kind, body, body_sha256, byte_size, principal) "
+                             "VALUES (nextval('eventsshop.delivery_ids'), 'unclassified', '\\x7b7d', sha256('\\x7b7d'), 2, "
+                             "'bearer:2') RETURNING id")[0]
+                        .as<long long>();
+    std::string out;
+    auto pruning = std::async(std::launch::async, [&] { return h.prune({"--keep-body-days", "90"}, &out); });
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // prune is waiting for the parent now
+    BOOST_CHECK_NO_THROW(tx.exec("UPDATE eventsshop.deliveries SET record_count = 1 WHERE id = " + std::to_string(id)));
+    BOOST_CHECK_NO_THROW(tx.commit());
+    BOOST_TEST(pruning.get() == 0, out);
+    BOOST_TEST(out.find("dropped deliveries deliveries_y") != std::string::npos, out);
+}
+
+// Found by review: each month waited 5 s for a lock a long transaction held, with every writer
+// queued behind it, month after month. Now a table that stays busy is left to the next run after
+// its first month.
+BOOST_AUTO_TEST_CASE(a_busy_table_is_left_to_the_next_run) {
+    History h;
+    pqxx::connection reader(h.pg.url());
+    pqxx::work tx(reader);
+    tx.exec("SELECT count(*) FROM eventsshop.deliveries");  // holds the parent for the whole run
+    std::string out;
+    const auto started = std::chrono::steady_clock::now();
+    BOOST_TEST(h.prune({"--keep-body-days", "90"}, &out) == 1, out);
+    const auto took = std::chrono::steady_clock::now() - started;
+    std::size_t failed = 0;
+    for (std::size_t at = out.find("failed to drop deliveries"); at != std::string::npos;
+         at = out.find("failed to drop deliveries", at + 1))
+        ++failed;
+    BOOST_TEST(failed == 1u, out);
+    BOOST_TEST(out.find("dropped deliveries") == std::string::npos, out);
+    BOOST_TEST(took < std::chrono::seconds(30));
+    tx.abort();
+    BOOST_TEST(h.prune({"--keep-body-days", "90"}, &out) == 0, out);  // the next run does it
+    BOOST_TEST(out.find("dropped deliveries deliveries_y") != std::string::npos, out);
+}
+
+// Found by review: a month made again after it was pruned (reprocess writing an old delivery's
+// demand rows again, when bodies are kept longer than demand history) could never be pruned again.
+BOOST_AUTO_TEST_CASE(a_month_made_again_is_pruned_again) {
+    History h;
+    std::string out;
+    BOOST_TEST_REQUIRE(h.prune({"--keep-demand-days", "90"}, &out) == 0, out);
+    const std::string month = h.pg.query1("SELECT partition_name FROM eventsshop.pruned_partitions WHERE parent = "
+                                          "'hotel_demand' ORDER BY range_from LIMIT 1");
+    const std::string rows = h.pg.query1("SELECT row_count FROM eventsshop.pruned_partitions WHERE partition_name = '" +
+                                         month + "'");
+    h.pg.exec("INSERT INTO eventsshop.hotel_demand (delivery_id, observed_at, hotel_code) SELECT 1, range_from + "
+              "interval '1 day', 'H1' FROM eventsshop.pruned_partitions WHERE partition_name = '" + month + "'");
+    BOOST_TEST(h.prune({"--keep-demand-days", "90"}, &out) == 0, out);
+    BOOST_TEST(out.find("dropped hotel_demand " + month) != std::string::npos, out);
+    BOOST_TEST(h.pg.query1("SELECT row_count FROM eventsshop.pruned_partitions WHERE partition_name = '" + month +
+                           "'") == std::to_string(std::stoll(rows) + 1));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

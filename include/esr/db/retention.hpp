@@ -27,6 +27,7 @@ struct PruneStep {
     std::int64_t rows = 0;     // exact once done; PostgreSQL's estimate for a partition not dropped
     std::int64_t bytes = 0;    // on disk (a partition, indexes and TOAST included) or the rows' own size
     bool done = false;         // dropped or deleted (false in a dry run, or when it failed)
+    std::string kept;          // why a listed partition was kept after all (not a failure)
     std::string error;         // why it failed (a lock not granted in time, ...); the run goes on
 };
 
@@ -34,8 +35,10 @@ struct PruneStep {
 /// ended more than the configured days ago (each in its own transaction, written down in
 /// eventsshop.pruned_partitions), and rows of demand_event_records and rejected_deliveries older
 /// than that, deleted in bounded batches. First empties the DEFAULT partitions into monthly ones
-/// (ensure_partitions), so no old row escapes. With `dry_run` it only lists. A partition whose
-/// lock is not granted within a few seconds is reported with its error and left for the next run.
+/// (ensure_partitions), so no old row escapes. With `dry_run` it only lists. Writers queue behind a
+/// drop's lock request, so it is asked for briefly (200 ms, ten times, a second apart); a table
+/// that stays busy is reported with its error and left to the next run. A month a wrong database
+/// clock filled is refused (its error says so).
 std::vector<PruneStep> prune(pqxx::connection_base& connection, const RetentionPolicy& policy, bool dry_run,
                              const std::function<void(const PruneStep&)>& on_step);
 
