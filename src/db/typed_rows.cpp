@@ -3,8 +3,6 @@
 #include "demand_writer.hpp"
 #include "query.hpp"
 
-#include "esr/payload/extract.hpp"
-
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -40,41 +38,24 @@ json::value opt(const std::optional<T>& v) {
 
 json::value extra_or_null(const json::object& extra) { return extra.empty() ? json::value(nullptr) : json::value(extra); }
 
-struct MergedEvent {
-    const payload::EventRecord* record;       // the only mention in the batch, not copied
-    std::optional<payload::EventRecord> merged;  // or the merge of several mentions
-    const std::string* first_seen_at;
-    const std::string* last_seen_at;
-    std::int64_t last_delivery_id;
-    const payload::EventRecord& get() const { return merged ? *merged : *record; }
-};
-
-// Events of several deliveries (in delivery order) merged as consecutive upserts would merge them
-// (ON CONFLICT cannot touch one row twice in a statement), then copied into the stage.
+// Every mention of an event in the deliveries, one stage row per event and delivery (a body's own
+// repeats of an event are merged by the extraction): upsert_events.sql takes each field from the
+// highest delivery id that gave it, so it must know which delivery gave which value. Merging the
+// deliveries here would credit every value to the batch's last delivery, and a delivery with an id
+// in between, committed by another writer, would then lose to values older than its own.
 void stage_events(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
-    std::map<std::int64_t, MergedEvent> events;
+    pqxx::stream_to stage(tx, events_stage, events_stage_columns);
     for (const auto& d : deliveries) {
         for (const auto& e : d.records->events) {
-            auto [it, fresh] = events.try_emplace(
-                e.event_id, MergedEvent{&e, std::nullopt, &d.received_at, &d.received_at, d.delivery_id});
-            if (fresh) continue;
-            auto& m = it->second;
-            if (!m.merged) m.merged = *m.record;
-            payload::merge_event(*m.merged, e);
-            m.last_seen_at = &d.received_at;
-            m.last_delivery_id = d.delivery_id;
+            std::optional<std::string> extra;
+            if (!e.extra.empty()) extra = json::serialize(e.extra);
+            // In the order of events_stage_columns; references, so no field is copied on the way.
+            stage << std::forward_as_tuple(e.event_id, e.name, e.category, e.sub_category, e.description,
+                                           e.start_date, e.end_date, e.estimated_attendee, e.attendee_min,
+                                           e.attendee_max, e.venue, e.address, e.city, e.state, e.zip, e.country,
+                                           e.region, e.lat, e.lng, e.status_code, extra, d.received_at,
+                                           d.received_at, d.delivery_id);
         }
-    }
-    pqxx::stream_to stage(tx, events_stage, events_stage_columns);
-    for (const auto& [id, m] : events) {
-        const auto& e = m.get();
-        std::optional<std::string> extra;
-        if (!e.extra.empty()) extra = json::serialize(e.extra);
-        // In the order of event_columns; references, so no field is copied on the way.
-        stage << std::forward_as_tuple(e.event_id, e.name, e.category, e.sub_category, e.description, e.start_date,
-                                       e.end_date, e.estimated_attendee, e.attendee_min, e.attendee_max, e.venue,
-                                       e.address, e.city, e.state, e.zip, e.country, e.region, e.lat, e.lng,
-                                       e.status_code, extra, *m.first_seen_at, *m.last_seen_at, m.last_delivery_id);
     }
     stage.complete();
 }

@@ -14,6 +14,7 @@
 #include <pqxx/result>
 #include <pqxx/transaction>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -341,57 +342,127 @@ BOOST_AUTO_TEST_CASE(three_daemons_behind_the_upstream_site_lose_nothing_when_on
                                                                                    test_started).count() << " s");
 }
 
-// Instances commit in an order of their own: a delivery with a lower id (allocated first) can
-// commit after one with a higher id. Serial application in delivery order (what upsert_events.sql
-// says it gives, "in any order") takes each field from the last delivery that gave it. Applied in
-// the order 12, 10, 11, the rule compares 10 and 11 with the row's last_delivery_id (12) alone, so
-// 10's city fills the gap first and 11's, the later, is then refused: the row keeps "ten".
-// Known defect, not fixed in issue 15 part B (see docs/operations.md, "Several receivers"): the
-// fix needs a delivery id per field (schema 004). Expected to fail until then.
-BOOST_AUTO_TEST_CASE(the_events_merge_does_not_depend_on_the_order_deliveries_commit_in,
-                     *boost::unit_test::expected_failures(2)) {
-    const auto queries = std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries";
-    const std::string stage = read_file(queries / "create_events_stage.sql");
-    const std::string upsert = read_file(queries / "upsert_events.sql");
-    auto c = db();
-    auto apply = [&](long long event, long long delivery, const std::string& name, const std::string& city,
-                     const std::string& extra) {
-        pqxx::work tx(c);
-        tx.exec(stage);
-        tx.exec_params("INSERT INTO pg_temp.esr_events_stage (event_id, name, city, extra, first_seen_at, "
-                       "last_seen_at, last_delivery_id) VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), "
-                       "NULLIF($4, '')::jsonb, now(), now(), $5)",
-                       event, name, city, extra, delivery);
-        tx.exec(upsert);
-        tx.commit();
-    };
-    const long long serial = 915000001, shuffled = 915000002;
-    auto cleanup = [&] {
-        pqxx::work tx(c);
-        tx.exec_params("DELETE FROM eventsshop.events WHERE event_id IN ($1, $2)", serial, shuffled);
-        tx.commit();
-    };
-    cleanup();
-    struct D {
+// The events merge at the level of its SQL: stage rows (one per event and delivery, as
+// typed_rows.cpp stages them) applied by upsert_events.sql, in the transactions and orders given.
+class EventsMerge {
+public:
+    struct Delivery {
         long long id;
-        std::string name, city, extra;
+        std::string name, city, extra;  // "" for none (NULL)
     };
-    const std::vector<D> deliveries{{10, "", "ten", R"({"k": "ten"})"}, {11, "", "eleven", R"({"k": "eleven"})"},
-                                    {12, "twelve", "", ""}};
-    for (const auto& d : deliveries) apply(serial, d.id, d.name, d.city, d.extra);
-    for (std::size_t i : {2u, 0u, 1u})
-        apply(shuffled, deliveries[i].id, deliveries[i].name, deliveries[i].city, deliveries[i].extra);
-    auto row = [&](long long event) {
-        pqxx::nontransaction tx(c);
-        auto r = tx.exec_params1("SELECT row(name, city, extra, last_delivery_id)::text FROM eventsshop.events "
-                                 "WHERE event_id = $1",
-                                 event);
+
+    EventsMerge()
+        : stage_(read_file(queries() / "create_events_stage.sql")), upsert_(read_file(queries() / "upsert_events.sql")) {}
+
+    /// One transaction: the mentions of `event` by `deliveries` staged together, then one upsert.
+    void apply(long long event, const std::vector<Delivery>& deliveries) {
+        pqxx::work tx(c_);
+        if (events_.insert(event).second)  // a row left by an interrupted run would skew the first merge
+            tx.exec_params("DELETE FROM eventsshop.events WHERE event_id = $1", event);
+        tx.exec(stage_);
+        for (const auto& d : deliveries)
+            tx.exec_params("INSERT INTO pg_temp.esr_events_stage (event_id, name, city, extra, first_seen_at, "
+                           "last_seen_at, last_delivery_id) VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), "
+                           "NULLIF($4, '')::jsonb, now(), now(), $5)",
+                           event, d.name, d.city, d.extra, d.id);
+        tx.exec(upsert_);
+        tx.commit();
+    }
+
+    std::string row(long long event, const std::string& columns = "name, city, extra, last_delivery_id") {
+        pqxx::nontransaction tx(c_);
+        auto r = tx.exec_params1("SELECT row(" + columns + ")::text FROM eventsshop.events WHERE event_id = $1", event);
         return r[0].as<std::string>();
+    }
+
+    ~EventsMerge() {
+        pqxx::work tx(c_);
+        for (long long e : events_) tx.exec_params("DELETE FROM eventsshop.events WHERE event_id = $1", e);
+        tx.commit();
+    }
+
+private:
+    static std::filesystem::path queries() { return std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries"; }
+
+    pqxx::connection c_ = db();
+    std::string stage_, upsert_;
+    std::set<long long> events_;
+};
+
+// Instances commit in an order of their own: a delivery with a lower id (allocated first) can
+// commit after one with a higher id. Serial application in delivery order takes each field from
+// the last delivery that gave it; every other commit order must give the same row. Before schema
+// 008 the merge compared 10 and 11 with the row's last_delivery_id (12) alone, so applied in the
+// order 12, 10, 11, 10's city filled the gap first and 11's, the later, was refused: "ten".
+BOOST_AUTO_TEST_CASE(the_events_merge_does_not_depend_on_the_order_deliveries_commit_in) {
+    EventsMerge merge;
+    const std::vector<EventsMerge::Delivery> deliveries{
+        {10, "", "ten", R"({"k": "ten"})"}, {11, "", "eleven", R"({"k": "eleven"})"}, {12, "twelve", "", ""}};
+    const long long serial = 915000001, shuffled = 915000002;
+    for (const auto& d : deliveries) merge.apply(serial, {d});
+    for (std::size_t i : {2u, 0u, 1u}) merge.apply(shuffled, {deliveries[i]});
+    BOOST_TEST(merge.row(serial) == R"((twelve,eleven,"{""k"": ""eleven""}",12))");
+    BOOST_TEST(merge.row(shuffled) == merge.row(serial));
+    BOOST_TEST(merge.row(shuffled).find("eleven") != std::string::npos);
+
+    // Every other order, and the same ids (and values) in every delivery's provenance column.
+    std::vector<std::size_t> order{0, 1, 2};
+    long long event = 915000010;
+    const std::string provenance = "name, city, extra, last_delivery_id, name_delivery_id, city_delivery_id, "
+                                   "extra_delivery_ids";
+    const std::string expected = merge.row(serial, provenance);
+    BOOST_TEST(expected == R"((twelve,eleven,"{""k"": ""eleven""}",12,12,11,"{""k"": 11}"))");
+    do {
+        ++event;
+        for (std::size_t i : order) merge.apply(event, {deliveries[i]});
+        BOOST_TEST(merge.row(event, provenance) == expected, "order " << order[0] << order[1] << order[2]);
+    } while (std::next_permutation(order.begin(), order.end()));
+}
+
+// Group commit and reprocess stage several deliveries of one event in one batch: the upsert merges
+// them first (ON CONFLICT cannot touch a row twice in one statement), by the same rule, and the row
+// still does not depend on which deliveries shared a batch or in which order the batches committed.
+BOOST_AUTO_TEST_CASE(deliveries_of_one_event_staged_together_merge_as_if_applied_one_by_one) {
+    EventsMerge merge;
+    const EventsMerge::Delivery d10{10, "", "ten", R"({"k": "ten", "only10": 1})"},
+        d11{11, "", "eleven", R"({"k": "eleven"})"}, d12{12, "twelve", "", R"({"k": null})"};
+    const std::string expected = R"((twelve,eleven,"{""k"": ""eleven"", ""only10"": 1}",12))";
+    const long long base = 915000100;
+    BOOST_CHECK_NO_THROW(merge.apply(base + 1, {d10, d11, d12}));
+    BOOST_CHECK_NO_THROW(merge.apply(base + 2, {d12, d10}));  // a stage is not in delivery order
+    merge.apply(base + 2, {d11});
+    merge.apply(base + 3, {d11});
+    merge.apply(base + 3, {d10, d12});
+    merge.apply(base + 4, {d12});
+    merge.apply(base + 4, {d11, d10});
+    merge.apply(base + 5, {d10, d12, d10});  // one delivery staged twice: the same values, no conflict
+    merge.apply(base + 5, {d11});
+    for (long long e = base + 1; e <= base + 5; ++e) BOOST_TEST(merge.row(e) == expected, "event " << e);
+}
+
+// Each key of extra is merged on its own, like a column: it keeps the value of the highest delivery
+// that gave the key, whichever deliveries came before or after with other keys, and a null (a
+// missing column value, or a key sent as null) never erases a known value.
+BOOST_AUTO_TEST_CASE(extra_keys_and_nulls_merge_key_by_key_in_any_order) {
+    EventsMerge merge;
+    const std::vector<EventsMerge::Delivery> deliveries{
+        {20, "twenty", "twenty", R"({"a": "20", "b": "20"})"},
+        {21, "", "twenty-one", R"({"a": "21", "n": null})"},
+        {22, "", "", R"({"b": "22", "c": null})"},
+        {23, "", "", R"({"c": "23", "a": null, "b": null})"},
     };
-    BOOST_TEST(row(serial) == R"((twelve,eleven,"{""k"": ""eleven""}",12))");
-    BOOST_TEST(row(shuffled) == row(serial));
-    BOOST_TEST(row(shuffled).find("eleven") != std::string::npos);
-    cleanup();
+    const std::string expected =
+        R"((twenty,twenty-one,"{""a"": ""21"", ""b"": ""22"", ""c"": ""23"", ""n"": null}",23))";
+    std::vector<std::size_t> order{0, 1, 2, 3};
+    long long event = 915000200;
+    do {
+        ++event;
+        for (std::size_t i : order) merge.apply(event, {deliveries[i]});
+        BOOST_TEST(merge.row(event) == expected, "order " << order[0] << order[1] << order[2] << order[3]);
+        BOOST_TEST(merge.row(event, "name_delivery_id, city_delivery_id, extra_delivery_ids") ==
+                       R"((20,21,"{""a"": 21, ""b"": 22, ""c"": 23}"))",
+                   "order " << order[0] << order[1] << order[2] << order[3]);
+    } while (std::next_permutation(order.begin(), order.end()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

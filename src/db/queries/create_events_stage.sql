@@ -1,6 +1,8 @@
 -- Events reach PostgreSQL through COPY into this per-session stage and upsert_events: COPY's text
 -- format is parsed several times faster than json_to_recordset. The stage empties at every commit.
--- Its columns are those stage_events() in typed_rows.cpp copies, in that order.
+-- Its columns are those stage_events() in typed_rows.cpp copies, in that order: one row per event
+-- and delivery mentioning it (last_delivery_id is that delivery), which upsert_events.sql merges
+-- field by field, so it may hold several rows of one event.
 CREATE TEMP TABLE IF NOT EXISTS esr_events_stage (
     event_id bigint,
     name text, category text, sub_category text, description text, start_date date, end_date date,
