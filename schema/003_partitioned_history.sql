@@ -6,10 +6,17 @@
 -- moves to delivery_digests, which is not partitioned and not pruned with the bodies: a body whose
 -- row was dropped is still a duplicate when it comes again.
 --
--- The rows are moved inside this migration's one transaction (migrations.cpp runs each file in its
--- own): if it is interrupted, nothing of it remains and the next `migrate` starts it again from the
--- untouched old tables, so no row is lost or copied twice. The cost: the tables are locked while
--- it runs (the daemon's writes wait, or go to its spool) and the disk must hold both copies.
+-- This file is the short first step of the migration from version 2 (docs/partitioning.md,
+-- "Migrating an existing database"): one transaction, as every migration, that puts the new tables
+-- in place and keeps the old ones, renamed deliveries_v2 and hotel_demand_v2, with their rows. It
+-- reads each old delivery's digest, id and received_at (not its body) and no demand row. What dedupe
+-- needs is complete when it commits: every old digest is in delivery_digests with its old id, and
+-- the id sequence goes on past the old one. The rows themselves are moved afterwards in batches,
+-- each its own transaction (a DELETE from the old table feeding an INSERT into the new one, so the
+-- rows left in the old table are what remains to do), by src/db/migrations.cpp (move_history),
+-- which drops each old table once it is empty. An interruption anywhere loses and repeats nothing:
+-- this transaction rolls back whole, a batch rolls back whole, and the next run resumes from the
+-- rows still in the old tables.
 
 -- One month's partition of `parent` (deliveries or hotel_demand), keyed on `key`, for the month
 -- holding `month` (UTC). Rows of that month already in the DEFAULT partition are moved into it.
@@ -77,9 +84,21 @@ $$;
 COMMENT ON FUNCTION eventsshop.ensure_partitions(integer) IS
     'Creates this month''s and the next months_ahead months'' partitions of deliveries and hotel_demand, and empties their DEFAULT partitions into monthly ones. Returns how many it created.';
 
--- The old tables step aside; their rows are copied below and then they go.
+-- The old tables step aside with their rows, which are moved into the new ones in batches later.
+-- Their constraint and index names are the new tables' (names are per schema): the old primary key
+-- is renamed (the batches read deliveries_v2 in id order), the rest dropped (digests dedupe now,
+-- and batches need no other index; a DELETE does not maintain indexes anyway).
 ALTER TABLE eventsshop.deliveries RENAME TO deliveries_v2;
 ALTER TABLE eventsshop.hotel_demand RENAME TO hotel_demand_v2;
+ALTER TABLE eventsshop.deliveries_v2 RENAME CONSTRAINT deliveries_pkey TO deliveries_v2_pkey;
+ALTER TABLE eventsshop.deliveries_v2 DROP CONSTRAINT deliveries_body_sha256_key;
+DROP INDEX eventsshop.deliveries_received_at_brin, eventsshop.deliveries_latest_pending_idx,
+           eventsshop.hotel_demand_hotel_stay_observed_idx, eventsshop.hotel_demand_delivery_brin,
+           eventsshop.hotel_demand_observed_brin;
+COMMENT ON TABLE eventsshop.deliveries_v2 IS
+    'Deliveries stored before schema version 3, not yet moved into eventsshop.deliveries (migrate moves them in batches, then drops this table).';
+COMMENT ON TABLE eventsshop.hotel_demand_v2 IS
+    'Demand rows stored before schema version 3, not yet moved into eventsshop.hotel_demand (migrate moves them in batches, then drops this table).';
 -- hotel_demand_as_of returns hotel_demand's row type: it is made again for the new table.
 DROP FUNCTION eventsshop.hotel_demand_as_of(timestamptz);
 
@@ -130,7 +149,9 @@ COMMENT ON COLUMN eventsshop.delivery_digests.body_sha256 IS 'SHA-256 of the bod
 COMMENT ON COLUMN eventsshop.delivery_digests.delivery_id IS 'deliveries.id of the delivery that stored it.';
 COMMENT ON COLUMN eventsshop.delivery_digests.received_at IS 'deliveries.received_at of that delivery (its partition key).';
 
--- A partition for every month that has rows, then this month's and the next three.
+-- A partition of both tables for every month that has deliveries (a demand row is observed when its
+-- delivery was received; a batch makes any other month's partition before it moves its rows), then
+-- this month's and the next three.
 DO $$
 DECLARE
     m date;
@@ -138,33 +159,22 @@ BEGIN
     FOR m IN SELECT DISTINCT date_trunc('month', received_at AT TIME ZONE 'UTC')::date FROM eventsshop.deliveries_v2
     LOOP
         PERFORM eventsshop.ensure_partition('deliveries', 'received_at', m);
-    END LOOP;
-    FOR m IN SELECT DISTINCT date_trunc('month', observed_at AT TIME ZONE 'UTC')::date FROM eventsshop.hotel_demand_v2
-    LOOP
         PERFORM eventsshop.ensure_partition('hotel_demand', 'observed_at', m);
     END LOOP;
     PERFORM eventsshop.ensure_partitions(3);
 END
 $$;
 
-INSERT INTO eventsshop.deliveries (id, received_at, kind, body, body_sha256, byte_size, remote_addr, principal,
-                                   record_count, declared_kind, classification, latest_pending)
-SELECT id, received_at, kind, body, body_sha256, byte_size, remote_addr, principal, record_count, declared_kind,
-       classification, latest_pending
-FROM eventsshop.deliveries_v2 ORDER BY id;
+-- Every old body is a duplicate from the first new write on, answered with its old id.
 INSERT INTO eventsshop.delivery_digests (body_sha256, delivery_id, received_at)
 SELECT body_sha256, id, received_at FROM eventsshop.deliveries_v2;
-INSERT INTO eventsshop.hotel_demand
-SELECT delivery_id, observed_at, demand_id, hotel_code, hotel_name, city, country, stay_date, absolute_demand,
-       relative_demand, events_registered, extra
-FROM eventsshop.hotel_demand_v2;
 
 -- Ids go on from where the old identity left them (never one given before, even if rolled back).
 SELECT setval('eventsshop.delivery_ids',
               greatest((SELECT last_value FROM eventsshop.deliveries_id_seq),
                        (SELECT coalesce(max(id), 0) FROM eventsshop.deliveries_v2), 1));
 
--- The old tables' comments carry over before they go.
+-- The old tables' column comments carry over.
 DO $$
 DECLARE
     c record;
@@ -179,11 +189,9 @@ BEGIN
 END
 $$;
 
-DROP TABLE eventsshop.deliveries_v2;
-DROP TABLE eventsshop.hotel_demand_v2;
-
--- Indexes once the rows are in: one build per partition instead of row-by-row upkeep. A primary
--- key on a partitioned table must include the partition key; lookups by id use its leading column.
+-- The indexes now, on empty partitions: the daemon writes at once, and the batches after it. A
+-- primary key on a partitioned table must include the partition key; lookups by id use its leading
+-- column.
 ALTER TABLE eventsshop.deliveries ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id, received_at);
 CREATE INDEX deliveries_received_at_brin ON eventsshop.deliveries USING brin (received_at);
 CREATE INDEX deliveries_latest_pending_idx ON eventsshop.deliveries (id) WHERE latest_pending;
@@ -207,4 +215,5 @@ $$;
 COMMENT ON FUNCTION eventsshop.hotel_demand_as_of(timestamptz) IS
     'Demand per hotel and stay date as it was known at as_of: the newest observation received by then.';
 
-ANALYZE eventsshop.deliveries, eventsshop.hotel_demand, eventsshop.delivery_digests;
+-- The batches size themselves from the old demand table's rows per page.
+ANALYZE eventsshop.hotel_demand_v2, eventsshop.delivery_digests;

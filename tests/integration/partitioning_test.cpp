@@ -197,6 +197,208 @@ BOOST_AUTO_TEST_CASE(an_old_database_is_migrated_in_place_without_losing_a_row) 
     BOOST_TEST(daemon->terminate() == 0, daemon->log());
 }
 
+// The move from version 2 is batched: `migrate` puts the new tables in place in one short
+// transaction, then moves the old rows a batch per transaction (ESR_MIGRATION_BATCH_ROWS rows at
+// most; 7 here, so 140 deliveries take 20 batches and 1,400 demand rows a few dozen). Counted by
+// the transaction ids drawn (one per transaction that writes): a migration in one transaction
+// draws a handful in all.
+BOOST_AUTO_TEST_CASE(an_old_database_is_moved_in_batches_each_its_own_transaction) {
+    OldDatabase old(2);
+    old.exec(fill_old_layout);
+    const std::string before = old.census();
+    const auto next_xid = [&old] { return std::stoll(old.query1("SELECT pg_current_xact_id()::text")); };
+    const long long first = next_xid();
+    auto env = old.env;
+    env["ESR_MIGRATION_BATCH_ROWS"] = "7";
+    std::string out;
+    BOOST_TEST_REQUIRE(run({ESR_DAEMON_PATH, "migrate"}, env, &out) == 0, out);
+    const long long written = next_xid() - first - 1;
+    BOOST_TEST(written >= 140 / 7 + 10, "the migration committed " << written << " transactions that wrote");
+    BOOST_TEST(old.version() == esr::db::latest_schema_version());
+    BOOST_TEST(old.census() == before);
+    BOOST_TEST(old.query1("SELECT to_regclass('eventsshop.deliveries_v2') IS NULL AND "
+                          "to_regclass('eventsshop.hotel_demand_v2') IS NULL") == "t");
+    BOOST_TEST(old.misplaced("deliveries", "received_at") == 0);
+    BOOST_TEST(old.misplaced("hotel_demand", "observed_at") == 0);
+}
+
+// The move resumed after interruptions, with a daemon serving meanwhile. The schema is put in place
+// first (migrate_schema: all the rows still in the old tables). Then: the move stopped between two
+// batches; `migrate` killed inside a demand batch (its backend ended while the batch, rows already
+// deleted from the old table and inserted into the new, waits for a partition the test locks); a
+// daemon started then stores new deliveries and answers an old body as the duplicate of its old
+// id, whether the old row is moved yet or not, while its own batches wait; the daemon's backend
+// ended inside a deliveries batch the same way; then `migrate` and the daemon finish the move
+// together. Each time, no row is lost or in both tables; at the end, every old row is as before.
+BOOST_AUTO_TEST_CASE(an_interrupted_move_resumes_without_losing_a_row_while_a_daemon_stores) {
+    OldDatabase old(2);
+    old.exec(fill_old_layout);
+    const std::string before = old.census();
+    const std::string old_max_id = old.query1("SELECT max(id) FROM eventsshop.deliveries");
+    const std::string old_body = R"({"note": "old delivery", "serial": 7})";
+    const std::string old_id =
+        old.query1("SELECT id FROM eventsshop.deliveries WHERE body = convert_to('" + old_body + "', 'UTF8')");
+    // The oldest month's rows were inserted last: on the old tables' last pages, and the last ids.
+    const std::string oldest = old.query1("SELECT to_char(min(received_at) AT TIME ZONE 'UTC', '\"y\"YYYY\"m\"MM') "
+                                          "FROM eventsshop.deliveries");
+    auto env = old.env;
+    env["ESR_MIGRATION_BATCH_ROWS"] = "7";
+
+    // Old and new tables together: every old row in exactly one of them, as it was. But for
+    // deliveries.latest_pending: a daemon's large lane brings a pending old delivery's demand into
+    // hotel_demand_latest once it sees its row (moved), and clears the flag, as it should.
+    const auto census_across = [&] {
+        std::string all;
+        for (const char* table : {"deliveries", "hotel_demand"}) {
+            const std::string t = table;
+            const std::string columns =
+                t == "deliveries" ? "id, received_at, kind, body, body_sha256, byte_size, remote_addr, principal, "
+                                    "record_count, declared_kind, classification"
+                                  : "*";
+            const std::string rows =
+                "(SELECT " + columns + " FROM eventsshop." + t + (t == "deliveries" ? " WHERE id <= " + old_max_id : "") +
+                (old.query1("SELECT to_regclass('eventsshop." + t + "_v2') IS NOT NULL") == "t"
+                     ? " UNION ALL SELECT " + columns + " FROM eventsshop." + t + "_v2"
+                     : "") +
+                ")";
+            all += t + " " +
+                   old.query1("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), "
+                              "'-') FROM " + rows + " t") +
+                   "\n";
+        }
+        return all;
+    };
+    const std::string before_across = census_across();
+    const auto left = [&](const std::string& table) {  // 0 once the old table is dropped
+        if (old.query1("SELECT to_regclass('eventsshop." + table + "_v2') IS NULL") == "t") return 0LL;
+        return std::stoll(old.query1("SELECT count(*) FROM eventsshop." + table + "_v2"));
+    };
+    /// The pid of a backend waiting for a lock in a batch that moves from `table`.
+    const auto waiting_batch = [&](const std::string& table) {
+        std::string pid = "NULL";
+        for (int i = 0; i < 300 && pid == "NULL"; ++i) {
+            pid = old.query1("SELECT min(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE "
+                             "'%DELETE FROM eventsshop." + table + "_v2%'");
+            if (pid == "NULL") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return pid;
+    };
+
+    {
+        pqxx::connection c(old.pg.url());
+        esr::db::migrate_schema(c);
+        BOOST_TEST(esr::db::applied_schema_version(c) == esr::db::latest_schema_version());
+        BOOST_TEST(left("deliveries") == 140);
+        BOOST_TEST(left("hotel_demand") == 1400);
+        BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.delivery_digests") == "140");
+        // Stopped between two batches.
+        int batches = 0;
+        BOOST_TEST(esr::db::move_history(c, [&] { return batches++ < 5; }, 7) == false);
+    }
+    const long long demand_left = left("hotel_demand");
+    BOOST_TEST(demand_left > 0);
+    BOOST_TEST(demand_left < 1400);
+    BOOST_TEST(census_across() == before_across);
+
+    // `migrate` ended inside a demand batch.
+    pqxx::connection locker(old.pg.url());
+    auto demand_lock = std::make_unique<pqxx::work>(locker);
+    demand_lock->exec("LOCK TABLE eventsshop.hotel_demand_" + oldest + " IN SHARE MODE");
+    auto migrating = std::async(std::launch::async, [&env] {
+        std::string out;
+        return run({ESR_DAEMON_PATH, "migrate"}, env, &out);
+    });
+    std::string pid = waiting_batch("hotel_demand");
+    BOOST_TEST_REQUIRE(pid != "NULL");
+    BOOST_TEST(left("hotel_demand") < demand_left);  // the batches before it committed
+    old.query1("SELECT pg_terminate_backend(" + pid + ")");
+    BOOST_TEST(migrating.get() != 0);
+    BOOST_TEST(left("hotel_demand") > 0);
+    BOOST_TEST(census_across() == before_across);
+
+    // A daemon stores while the old rows wait to be moved (its own batches wait on the same lock).
+    auto daemon = start_daemon(old.port, env, old.dir.path);
+    BOOST_TEST(HttpClient(old.port).request("GET", "/readyz").status == 200u);
+    std::vector<std::string> new_bodies;
+    for (int i = 0; i < 5; ++i) {
+        new_bodies.push_back(unique_body("stored during the move " + std::to_string(i)));
+        auto r = old.post("/", new_bodies.back());
+        BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+        BOOST_TEST(json_of(r).at("duplicate").as_bool() == false);
+        BOOST_TEST(json_of(r).at("delivery_id").as_int64() > std::stoll(old_max_id));
+    }
+    auto again = old.post("/", old_body);  // its row still in deliveries_v2
+    BOOST_TEST_REQUIRE(again.status / 100 == 2u, again.body);
+    BOOST_TEST(json_of(again).at("duplicate").as_bool() == true);
+    BOOST_TEST(std::to_string(json_of(again).at("delivery_id").as_int64()) == old_id);
+    BOOST_TEST(left("deliveries") == 140);
+
+    // The daemon's backend ended inside a deliveries batch.
+    pqxx::connection locker2(old.pg.url());
+    auto deliveries_lock = std::make_unique<pqxx::work>(locker2);  // before the demand lock's end
+    deliveries_lock->exec("LOCK TABLE eventsshop.deliveries_" + oldest + " IN SHARE MODE");
+    demand_lock->abort();
+    pid = waiting_batch("deliveries");
+    BOOST_TEST_REQUIRE(pid != "NULL");
+    BOOST_TEST(left("hotel_demand") == 0);
+    BOOST_TEST(left("deliveries") > 0);
+    BOOST_TEST(left("deliveries") < 140);
+    old.query1("SELECT pg_terminate_backend(" + pid + ")");
+    BOOST_TEST(left("deliveries") > 0);
+    BOOST_TEST(census_across() == before_across);
+    // Its readiness thread finds its connection gone at the next check, and connects again.
+    unsigned ready = 0;
+    for (int i = 0; i < 150 && ready != 200u; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ready = HttpClient(old.port).request("GET", "/readyz").status;
+    }
+    BOOST_TEST(ready == 200u);
+    again = old.post("/", old_body);  // its row moved by now (ids in order, 7 is among the first)
+    BOOST_TEST_REQUIRE(again.status / 100 == 2u, again.body);
+    BOOST_TEST(json_of(again).at("duplicate").as_bool() == true);
+    BOOST_TEST(std::to_string(json_of(again).at("delivery_id").as_int64()) == old_id);
+    BOOST_TEST(json_of(again).at("kind").as_string() == "hoteldemand");
+
+    // `migrate` and the daemon finish it together.
+    auto finishing = std::async(std::launch::async, [&env] {
+        std::string out;
+        int status = run({ESR_DAEMON_PATH, "migrate"}, env, &out);
+        return std::make_pair(status, out);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    deliveries_lock->abort();
+    auto [status, out] = finishing.get();
+    BOOST_TEST(status == 0, out);
+    BOOST_TEST(old.query1("SELECT to_regclass('eventsshop.deliveries_v2') IS NULL AND "
+                          "to_regclass('eventsshop.hotel_demand_v2') IS NULL") == "t");
+    BOOST_TEST(census_across() == before_across);
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.deliveries WHERE id > " + old_max_id) == "5");
+    for (const auto& body : new_bodies)
+        BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.deliveries WHERE body = convert_to('" + body +
+                              "', 'UTF8')") == "1");
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.delivery_digests g JOIN eventsshop.deliveries d "
+                          "ON d.id = g.delivery_id AND d.received_at = g.received_at AND d.body_sha256 = g.body_sha256") ==
+               "145");
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.delivery_digests") == "145");
+    BOOST_TEST(old.misplaced("deliveries", "received_at") == 0);
+    BOOST_TEST(old.misplaced("hotel_demand", "observed_at") == 0);
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.hotel_demand_as_of(now())") ==
+               old.query1("SELECT count(*) FROM eventsshop.hotel_demand_latest"));
+    again = old.post("/", old_body);
+    BOOST_TEST(std::to_string(json_of(again).at("delivery_id").as_int64()) == old_id);
+    BOOST_TEST(json_of(again).at("kind").as_string() == "hoteldemand");  // its row found again
+    BOOST_TEST(HttpClient(old.port).request("GET", "/readyz").status == 200u);
+    BOOST_TEST(daemon->terminate() == 0, daemon->log());
+    // The tables the move does not touch are as before, but for hotel_demand_latest (see above).
+    for (const char* table : {"demand_event_records", "events", "event_impacts", "rejected_deliveries"}) {
+        const std::string line = std::string(table) + " " +
+                                 old.query1(std::string("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, "
+                                                        "E'\\n' ORDER BY t::text)), '-') FROM eventsshop.") +
+                                            table + " t");
+        BOOST_TEST(before.find(line + "\n") != std::string::npos, line);
+    }
+}
+
 // Found by review: the first readiness check ran the whole migration before the daemon listened,
 // so a long migration (a lock held, or gigabytes to copy) kept it from answering at all, past
 // systemd's start timeout, which kills it, rolls the migration back and starts it again for ever.
