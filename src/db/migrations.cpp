@@ -3,6 +3,7 @@
 #include "query.hpp"
 #include "esr/log.hpp"
 
+#include <pqxx/except>
 #include <pqxx/transaction>
 
 #include <cstdlib>
@@ -115,6 +116,18 @@ bool move_deliveries(pqxx::connection_base& connection, const std::function<bool
     }
 }
 
+/// A batch that finds its old table gone: another process moved its last rows and dropped it (only
+/// ever when empty) while this one waited for the lock. The table was still in this transaction's
+/// catalog cache, which a wait for an advisory lock does not refresh, so to_regclass still saw it.
+template <class Move>
+bool unless_dropped_meanwhile(Move&& move_rows) {
+    try {
+        return move_rows();
+    } catch (const pqxx::undefined_table&) {
+        return true;
+    }
+}
+
 bool move(pqxx::connection_base& connection, const std::function<bool()>& go_on, int batch_rows, bool patient) {
     bool demand = false, deliveries = false;
     {
@@ -131,8 +144,12 @@ bool move(pqxx::connection_base& connection, const std::function<bool()>& go_on,
     // Demand rows first: a delivery in the new table then has all its demand rows there too, so
     // reprocess, which deletes a delivery's demand rows by its id and derives them again, never
     // leaves old ones behind in the old table to be moved in beside the new.
-    bool done = (!demand || move_demand(connection, go_on, batch_rows, patient, moved_demand)) &&
-                (!deliveries || move_deliveries(connection, go_on, batch_rows, patient, moved_deliveries));
+    bool done = (!demand || unless_dropped_meanwhile([&] {
+                     return move_demand(connection, go_on, batch_rows, patient, moved_demand);
+                 })) &&
+                (!deliveries || unless_dropped_meanwhile([&] {
+                     return move_deliveries(connection, go_on, batch_rows, patient, moved_deliveries);
+                 }));
     if (done) {
         pqxx::work tx(connection);
         tx.exec(q::no_statement_timeout.text);
