@@ -219,6 +219,10 @@ LoadedConfig load_config(Command command, const std::vector<std::string>& args, 
             const Option& o = *std::find_if(options::table().begin(), options::table().end(), [&](const Option& x) {
                 return x.name == name || x.name + "-file" == name;
             });
+            if (command == Command::prune && key == "dry-run")
+                // Ignored, the daily timer's run would drop for real what the operator meant to try.
+                throw ConfigError("dry-run", file + ": a flag only (--dry-run); in the config file prune would ignore "
+                                             "it and drop for real");
             if (o.source == Source::command || o.source == Source::toggle) {
                 // Not an error: the file serves every command, and a daemon restarted by an upgrade
                 // must not stay down over a line meant for `register`.

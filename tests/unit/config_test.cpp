@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(one_config_file_serves_every_command) {
     Env env;
     env.vars["ESR_BASIC_PASSWORD"] = "pw";
     for (auto command : {Command::serve, Command::migrate, Command::check_config, Command::reprocess,
-                         Command::simulate, Command::register_endpoint})
+                         Command::simulate, Command::register_endpoint, Command::prune})
         BOOST_TEST(error_of({"--config", file.path.string()}, env, command) == "no error",
                    "command " << static_cast<int>(command) << ": " << error_of({"--config", file.path.string()}, env, command));
     TempFile typo("listne = 127.0.0.1:9999\n");
@@ -257,6 +257,18 @@ BOOST_AUTO_TEST_CASE(command_options_come_from_flags_only) {
     for (auto command : {Command::reprocess, Command::serve, Command::register_endpoint})
         BOOST_TEST(error_of({"--config", file.path.string()}, env, command) == "no error");
     BOOST_TEST(load_config(Command::reprocess, {"--config", file.path.string()}, env.get()).command.since == "");
+}
+
+// Found by review: `dry-run = yes` in the config file was ignored like every flag-only key, so the
+// daily timer's prune, meant as a trial, dropped for real. prune refuses it; the daemon does not care.
+BOOST_AUTO_TEST_CASE(prune_refuses_a_dry_run_it_would_ignore) {
+    Env env;
+    env.vars["ESR_DATABASE_URL"] = "postgresql:///db";
+    TempFile file("keep-body-days = 30\ndry-run = yes\n");
+    BOOST_TEST(error_of({"--config", file.path.string()}, env, Command::prune).find("dry-run") != std::string::npos);
+    BOOST_TEST(error_of({"--config", file.path.string(), "--dry-run"}, env, Command::prune).find("dry-run") !=
+               std::string::npos);
+    BOOST_TEST(load_config(Command::prune, {"--dry-run"}, env.get()).command.dry_run);
 }
 
 // An explicit empty value sets a setting to nothing: `state-dir =` turns the spool off even under
