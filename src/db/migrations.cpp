@@ -6,6 +6,7 @@
 #include <pqxx/except>
 #include <pqxx/transaction>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -63,10 +64,16 @@ void begin_batch(pqxx::work& tx, bool patient) {
 
 std::string page(long long n) { return "(" + std::to_string(n) + ",0)"; }
 
+/// Where this process's demand move goes on from: the daemon moves a few seconds a health check,
+/// and starting each at page 0 again would spend them on pages already emptied (on a big table,
+/// all of them). Any page is a safe start: the end-of-table probe goes over the table again if rows
+/// are left.
+std::atomic<long long> demand_resume_page{0};
+
 /// hotel_demand_v2 by ranges of pages; true when it is gone.
 bool move_demand(pqxx::connection_base& connection, const std::function<bool()>& go_on, int batch_rows,
                  bool patient, long long& moved) {
-    long long next = 0;  // this call's cursor: pages below it were emptied by its committed batches
+    long long next = demand_resume_page.load();  // pages below it were emptied by committed batches
     for (;;) {
         if (go_on && !go_on()) return false;
         pqxx::work tx(connection);
@@ -80,10 +87,12 @@ bool move_demand(pqxx::connection_base& connection, const std::function<bool()>&
             // dropped only once a probe finds it so, else the pages are gone over again.
             if (tx.exec(q::history_demand_left.text)[0][0].as<bool>()) {
                 next = 0;
+                demand_resume_page = 0;
                 continue;
             }
             tx.exec(q::drop_hotel_demand_v2.text);
             tx.commit();
+            demand_resume_page = 0;
             log::info("old demand rows all moved; hotel_demand_v2 dropped");
             return true;
         }
@@ -92,6 +101,7 @@ bool move_demand(pqxx::connection_base& connection, const std::function<bool()>&
         moved += static_cast<long long>(tx.exec_params(q::move_demand_batch.text, lo, hi).affected_rows());
         tx.commit();
         next += per_batch;
+        demand_resume_page = next;
     }
 }
 
@@ -163,6 +173,12 @@ bool move(pqxx::connection_base& connection, const std::function<bool()>& go_on,
 }
 
 }  // namespace
+
+bool history_move_pending(pqxx::connection_base& connection) {
+    pqxx::read_transaction tx(connection);
+    auto r = tx.exec(q::history_move_pending.text)[0];
+    return r[0].as<bool>() || r[1].as<bool>();
+}
 
 int history_batch_rows() {
     if (const char* v = std::getenv("ESR_MIGRATION_BATCH_ROWS")) {

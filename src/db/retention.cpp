@@ -5,6 +5,7 @@
 #include "query.hpp"
 
 #include <chrono>
+#include <stdexcept>
 #include <optional>
 #include <thread>
 
@@ -131,6 +132,11 @@ void prune_rows(pqxx::connection_base& c, const char* table, const q::Query& cou
 std::vector<PruneStep> prune(pqxx::connection_base& connection, const RetentionPolicy& policy, bool dry_run,
                              const std::function<void(const PruneStep&)>& on_step) {
     std::vector<PruneStep> steps;
+    // Months judged without the rows still to move (a large delivery's pending latest update among
+    // them) could drop what that update needs.
+    if (history_move_pending(connection))
+        throw std::runtime_error("rows of schema version 2 are still being moved into the partitioned tables: "
+                                 "run 'eventsshop-receiver migrate' to finish the move first");
     // Rows the DEFAULT partitions hold go to their months first, where a drop can reach them.
     if (!dry_run && (policy.body_days || policy.demand_history_days)) ensure_partitions(connection);
     if (policy.body_days) prune_partitions(connection, "deliveries", policy.body_days, dry_run, on_step, steps);

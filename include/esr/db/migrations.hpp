@@ -53,6 +53,11 @@ inline constexpr long long history_batch_bytes = 64LL << 20;
 bool move_history(pqxx::connection_base& connection, const std::function<bool()>& go_on = {},
                   int batch_rows = history_batch_rows());
 
+/// Whether rows of version 2 still wait in the old tables. Commands that read every delivery or drop
+/// months (reprocess, prune) refuse to run meanwhile: they would pass over, or misjudge, what is
+/// not moved yet.
+bool history_move_pending(pqxx::connection_base& connection);
+
 /// move_history() for about `budget` (it checks between batches), for the daemon's readiness
 /// thread; a failure is logged, not thrown (the next call goes on where it stopped).
 void continue_history_move(pqxx::connection_base& connection, std::chrono::milliseconds budget);
