@@ -74,7 +74,8 @@ ingest_day() {  # day number (0-based)
   t1=$(now)
   ingest_seconds=$(echo "$ingest_seconds + $t1 - $t0" | bc -l)
   if [ -z "$first_day_bytes" ]; then  # one day's footprint, before any timestamp is moved
-    first_day_bytes=$(sql "SELECT pg_total_relation_size('eventsshop.hotel_demand') || ' ' || pg_relation_size('eventsshop.hotel_demand') || ' ' || pg_total_relation_size('eventsshop.deliveries') || ' ' || (SELECT sum(byte_size) FROM eventsshop.deliveries WHERE kind = 'hoteldemand')")
+    # Partitioned tables hold nothing themselves: their sizes are their partitions' (pg_partition_tree).
+    first_day_bytes=$(sql "SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('eventsshop.hotel_demand')) || ' ' || (SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree('eventsshop.hotel_demand')) || ' ' || (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('eventsshop.deliveries')) || ' ' || (SELECT sum(byte_size) FROM eventsshop.deliveries WHERE kind = 'hoteldemand')")
   fi
   # Move this day's deliveries to their day of the history.
   psql -X -q "$url" -v ON_ERROR_STOP=1 <<SQL
@@ -101,7 +102,9 @@ measure() {  # label
   sql "VACUUM ANALYZE" >/dev/null
   echo
   echo "=== $label: $(sql "SELECT count(DISTINCT observed_at::date) FROM eventsshop.hotel_demand") days of history, $(sql "SELECT count(*) FROM eventsshop.hotel_demand") hotel_demand rows, $(sql "SELECT count(*) FROM eventsshop.events") events"
-  sql "SELECT format('    %s: table %s, with indexes and TOAST %s', c, pg_size_pretty(pg_relation_size(c)), pg_size_pretty(pg_total_relation_size(c)))
+  sql "SELECT format('    %s: table %s, with indexes and TOAST %s', c,
+                     pg_size_pretty(coalesce((SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree(c)), pg_relation_size(c))),
+                     pg_size_pretty(coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(c)), pg_total_relation_size(c))))
        FROM unnest(array['eventsshop.hotel_demand', 'eventsshop.hotel_demand_latest', 'eventsshop.deliveries', 'eventsshop.events']::regclass[]) AS c"
   for i in "${!sqls[@]}"; do
     q=${sqls[$i]}
