@@ -197,12 +197,13 @@ bool move_history(pqxx::connection_base& connection, const std::function<bool()>
     return move(connection, go_on, batch_rows, true);
 }
 
-void continue_history_move(pqxx::connection_base& connection, std::chrono::milliseconds budget) {
+bool continue_history_move(pqxx::connection_base& connection, std::chrono::milliseconds budget) {
     const auto until = std::chrono::steady_clock::now() + budget;
     try {
-        move(connection, [&] { return std::chrono::steady_clock::now() < until; }, history_batch_rows(), false);
+        return move(connection, [&] { return std::chrono::steady_clock::now() < until; }, history_batch_rows(), false);
     } catch (const std::exception& e) {
         log::warning("moving the version 2 rows failed; going on at the next check", {{"error", e.what()}});
+        return false;
     }
 }
 

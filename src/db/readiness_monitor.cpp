@@ -66,9 +66,15 @@ void keep_partitions_ahead(pqxx::connection_base& connection, std::chrono::stead
 /// `may_migrate` is false on the first check, which start() waits for: a migration can take
 /// minutes (a lock held, gigabytes to copy), and the daemon must listen (and spool) meanwhile, not
 /// outlast systemd's start timeout, be killed, roll the migration back and start over for ever.
-NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection,
-                    std::chrono::steady_clock::time_point& partitions_next_try, bool may_migrate,
-                    std::chrono::steady_clock::time_point& migration_next_try) {
+/// What the readiness thread's database upkeep remembers from one check to the next.
+struct Upkeep {
+    std::chrono::steady_clock::time_point partitions_next_try{};  // the first check makes them
+    std::chrono::steady_clock::time_point migration_next_try{};   // later after a failed migration
+    bool history_moved = false;  // no version 2 row left to move: no need to look again
+};
+
+NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection, Upkeep& upkeep,
+                    bool may_migrate) {
     try {
         if (!connection) connection = connect(config, "readiness");
         int applied = applied_schema_version(*connection);
@@ -79,7 +85,7 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
             return {"the database schema is at version " + std::to_string(applied) + ", newer than this build's " +
                         std::to_string(needed) + ": upgrade this daemon",
                     "schema_ahead"};
-        if (applied < needed && (!may_migrate || std::chrono::steady_clock::now() < migration_next_try))
+        if (applied < needed && (!may_migrate || std::chrono::steady_clock::now() < upkeep.migration_next_try))
             return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
                         std::to_string(needed) + ": migrating",
                     "schema_behind"};
@@ -93,7 +99,7 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
                 connection.reset();
                 // Not again at the next health check: a failing migration may hold locks writers
                 // need each time it runs (an index build, a table copy).
-                migration_next_try = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+                upkeep.migration_next_try = std::chrono::steady_clock::now() + std::chrono::minutes(1);
                 return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
                             std::to_string(needed) + ", and migrating failed (trying again in a minute): " +
                             first_line(e.what()),
@@ -104,10 +110,11 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
             return {"the database schema is at version " + std::to_string(applied) + ", this build needs " +
                         std::to_string(needed) + ": run 'eventsshop-receiver migrate'",
                     "schema_behind"};
-        keep_partitions_ahead(*connection, partitions_next_try);
+        keep_partitions_ahead(*connection, upkeep.partitions_next_try);
         // Rows a migration from version 2 left to move (docs/partitioning.md): a few seconds of
         // batches a check, not on the first (start() waits for it).
-        if (may_migrate) continue_history_move(*connection, std::chrono::seconds(3));
+        if (may_migrate && !upkeep.history_moved)
+            upkeep.history_moved = continue_history_move(*connection, std::chrono::seconds(3));
         return {};
     } catch (const std::exception& e) {
         connection.reset();
@@ -119,13 +126,12 @@ NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& con
 
 void ReadinessMonitor::run() {
     std::unique_ptr<pqxx::connection> connection;  // this thread's alone
-    std::chrono::steady_clock::time_point partitions_next_try{};  // the first check makes them
-    std::chrono::steady_clock::time_point migration_next_try{};
+    Upkeep upkeep;
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         const bool may_migrate = checked_once_;
         lock.unlock();
-        NotReady now = check_once(config_, connection, partitions_next_try, may_migrate, migration_next_try);
+        NotReady now = check_once(config_, connection, upkeep, may_migrate);
         lock.lock();
         if (now.reason != reason_) {
             if (now.reason.empty()) log::info("ready");

@@ -23,6 +23,13 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 constexpr int lock_attempts = 10;             // each waits prune_lock_timeout.sql's 200 ms for the parent
 constexpr auto between_attempts = std::chrono::seconds(1);
 
+/// 55P03: the lock was not granted in time (a long transaction holds the table); 40P01: a deadlock
+/// chose this transaction. Both mean: later.
+bool table_busy(const std::exception& e) {
+    const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+    return sql && (sql->sqlstate() == "55P03" || sql->sqlstate() == "40P01");
+}
+
 /// Drops one month: true when dropped, false when kept (gone already, or a latest update pending).
 /// Throws when the parent's lock is not granted in lock_attempts tries.
 bool drop_one(pqxx::connection_base& c, const char* table, const std::string& partition, std::int64_t rows,
@@ -38,10 +45,7 @@ bool drop_one(pqxx::connection_base& c, const char* table, const std::string& pa
             tx.commit();
             return dropped;
         } catch (const pqxx::sql_error& e) {
-            // 55P03: the lock was not granted in time (a long transaction holds the table); 40P01:
-            // a deadlock chose this transaction. Both mean: later.
-            const bool busy = e.sqlstate() == "55P03" || e.sqlstate() == "40P01";
-            if (!busy || attempt == lock_attempts) throw;
+            if (!table_busy(e) || attempt == lock_attempts) throw;
         }
         std::this_thread::sleep_for(between_attempts);
     }
@@ -78,9 +82,7 @@ void prune_partitions(pqxx::connection_base& c, const char* table, unsigned days
                     s.kept = "gone already, or a large delivery of that month still has its latest update pending";
             } catch (const std::exception& e) {
                 s.error = first_line(e.what());
-                busy = dynamic_cast<const pqxx::sql_error*>(&e) &&
-                       (static_cast<const pqxx::sql_error&>(e).sqlstate() == "55P03" ||
-                        static_cast<const pqxx::sql_error&>(e).sqlstate() == "40P01");
+                busy = table_busy(e);
                 log::warning("pruning a partition failed; the next run tries again",
                              {{"partition", s.what}, {"error", s.error}});
             }

@@ -60,7 +60,8 @@ bool history_move_pending(pqxx::connection_base& connection);
 
 /// move_history() for about `budget` (it checks between batches), for the daemon's readiness
 /// thread; a failure is logged, not thrown (the next call goes on where it stopped).
-void continue_history_move(pqxx::connection_base& connection, std::chrono::milliseconds budget);
+/// Returns true once no old row is left, after which the caller need not ask again.
+bool continue_history_move(pqxx::connection_base& connection, std::chrono::milliseconds budget);
 
 /// How many months past this one have their partitions made ahead of need.
 inline constexpr int partition_months_ahead = 3;
