@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include "esr/db/migrations.hpp"
+
 #include "connection.hpp"
 #include "delivery_rows.hpp"
 #include "large_delivery.hpp"
@@ -11,6 +13,7 @@
 #include <pqxx/transaction>
 
 #include <algorithm>
+#include <stdexcept>
 #include <map>
 #include <optional>
 
@@ -245,6 +248,13 @@ private:
 }  // namespace
 
 void prepare_store(pqxx::connection_base& connection) {
+    // The daemon listens before its readiness thread migrates: a writer on a schema behind this
+    // build's would store the bodies and have their typed rows refused. Without a connection it
+    // spools them, and tries again until the migration is done.
+    if (const int applied = applied_schema_version(connection); applied < latest_schema_version())
+        throw std::runtime_error("the database schema is at version " + std::to_string(applied) +
+                                 ", this build needs " + std::to_string(latest_schema_version()) +
+                                 ": waiting for the migration");
     prepare_delivery_statements(connection);
     prepare_typed_statements(connection);
     prepare_large_delivery(connection);

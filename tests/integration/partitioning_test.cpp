@@ -449,6 +449,30 @@ BOOST_AUTO_TEST_CASE(a_long_migration_does_not_keep_the_daemon_from_listening) {
     BOOST_TEST(daemon->terminate() == 0);
 }
 
+// Found by review: once the daemon listened before it migrated, its writers stored deliveries
+// against the old schema: the body went in, the typed rows (events, whose merge needs schema 008's
+// columns) were refused, and the delivery was acknowledged "typed rows not written". A delivery
+// sent while the schema is behind must keep its typed rows (it is spooled until the migration ends).
+BOOST_AUTO_TEST_CASE(a_delivery_sent_while_the_schema_is_behind_keeps_its_typed_rows) {
+    OldDatabase old(7);
+    const auto state = old.dir.path / "state";
+    auto daemon = start_daemon(old.port, old.env, old.dir.path, {"--state-dir", state.string()});
+    const std::string body = R"({"eventId": 8800001, "name": "sent during the migration"})";
+    auto answer = old.post("/eventsinfo", body);
+    BOOST_TEST_REQUIRE(answer.status / 100 == 2u, answer.body);
+    std::string classification;
+    for (int i = 0; i < 300 && classification.empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (old.version() < esr::db::latest_schema_version()) continue;
+        std::string c = old.query1("SELECT coalesce(max(classification), '') FROM eventsshop.deliveries WHERE body = "
+                                   "convert_to('" + body + "', 'UTF8')");
+        if (!c.empty()) classification = c;
+    }
+    BOOST_TEST(classification.find("not written") == std::string::npos, classification);
+    BOOST_TEST(old.query1("SELECT count(*) FROM eventsshop.events WHERE event_id = 8800001") == "1");
+    BOOST_TEST(daemon->terminate() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_row_outside_every_partition_is_kept_and_moved_to_its_month) {
     OldDatabase db(esr::db::latest_schema_version());
     // Five years ahead: no monthly partition yet, so the DEFAULT partition takes it.
