@@ -1,5 +1,6 @@
 #include "delivery_rows.hpp"
 
+#include "array_literal.hpp"
 #include "query.hpp"
 
 #include <pqxx/binarystring>
@@ -24,41 +25,6 @@ void prepare_delivery_statements(pqxx::connection_base& c) {
                               &q::insert_rejected_delivery})
         prepare(c, *query);
 }
-
-namespace {
-
-/// Builds a PostgreSQL array literal ({"a","b",NULL}) one element at a time.
-class ArrayLiteral {
-public:
-    void add(std::string_view v) {
-        separate();
-        out_ += '"';
-        for (char ch : v) {
-            if (ch == '"' || ch == '\\') out_ += '\\';
-            out_ += ch;
-        }
-        out_ += '"';
-    }
-    void add_or_null(std::string_view v) {
-        if (v.empty()) {
-            separate();
-            out_ += "NULL";
-        } else {
-            add(v);
-        }
-    }
-    void add(std::int64_t v) {
-        separate();
-        out_ += std::to_string(v);
-    }
-    std::string str() && { return std::move(out_) + '}'; }
-
-private:
-    void separate() { out_ += out_.size() == 1 ? "" : ","; }
-    std::string out_ = "{";
-};
-
-}  // namespace
 
 std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base& tx,
                                                           const std::vector<NewDelivery>& deliveries) {

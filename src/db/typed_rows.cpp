@@ -1,5 +1,6 @@
 #include "typed_rows.hpp"
 
+#include "array_literal.hpp"
 #include "demand_writer.hpp"
 #include "query.hpp"
 
@@ -11,6 +12,7 @@
 #include <pqxx/stream_to>
 #include <pqxx/transaction_base>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -19,14 +21,8 @@ namespace {
 
 namespace json = boost::json;
 
-// The stage tables of create_events_stage.sql and create_impacts_stage.sql, and the columns COPY
-// fills, in the order the rows below give them.
-constexpr const char* events_stage = "pg_temp.esr_events_stage";
-const std::vector<std::string> events_stage_columns{
-    "event_id", "name", "category", "sub_category", "description", "start_date", "end_date",
-    "estimated_attendee", "attendee_min", "attendee_max", "venue", "address", "city", "state", "zip",
-    "country", "region", "lat", "lng", "status_code", "extra", "first_seen_at", "last_seen_at",
-    "last_delivery_id"};
+// The stage table of create_impacts_stage.sql, and the columns COPY fills, in the order the rows
+// below give them.
 constexpr const char* impacts_stage = "pg_temp.esr_impacts_stage";
 const std::vector<std::string> impacts_stage_columns{"event_id", "impact_date", "impact_score", "delivery_id",
                                                      "received_at"};
@@ -38,26 +34,81 @@ json::value opt(const std::optional<T>& v) {
 
 json::value extra_or_null(const json::object& extra) { return extra.empty() ? json::value(nullptr) : json::value(extra); }
 
-// Every mention of an event in the deliveries, one stage row per event and delivery (a body's own
+// upsert_events.sql's parameters: one array per column of its rows, in its order.
+struct EventColumns {
+    ArrayLiteral event_id, name, category, sub_category, description, start_date, end_date, estimated_attendee,
+        attendee_min, attendee_max, venue, address, city, state, zip, country, region, lat, lng, status_code, extra,
+        first_seen_at, last_seen_at, last_delivery_id;
+    std::size_t rows = 0, bytes = 0;
+
+    void add(const payload::EventRecord& e, const DeliveryRows& d) {
+        event_id.add(e.event_id);
+        for (auto [column, value] : {std::pair{&name, &e.name}, {&category, &e.category},
+                                     {&sub_category, &e.sub_category}, {&description, &e.description},
+                                     {&start_date, &e.start_date}, {&end_date, &e.end_date},
+                                     {&estimated_attendee, &e.estimated_attendee}, {&venue, &e.venue},
+                                     {&address, &e.address}, {&city, &e.city}, {&state, &e.state}, {&zip, &e.zip},
+                                     {&country, &e.country}, {&region, &e.region}}) {
+            column->add(*value);
+            if (*value) bytes += (*value)->size();
+        }
+        attendee_min.add(e.attendee_min);
+        attendee_max.add(e.attendee_max);
+        lat.add(e.lat);
+        lng.add(e.lng);
+        status_code.add(e.status_code);
+        if (e.extra.empty()) {
+            extra.add_null();
+        } else {
+            const std::string serialized = json::serialize(e.extra);
+            extra.add(serialized);
+            bytes += serialized.size();
+        }
+        first_seen_at.add(d.received_at);
+        last_seen_at.add(d.received_at);
+        last_delivery_id.add(d.delivery_id);
+        ++rows;
+        bytes += 128;  // the numbers, dates and separators, roughly
+    }
+
+    void upsert(pqxx::transaction_base& tx) && {
+        exec_prepared(tx, q::upsert_events, std::move(event_id).str(), std::move(name).str(),
+                      std::move(category).str(), std::move(sub_category).str(), std::move(description).str(),
+                      std::move(start_date).str(), std::move(end_date).str(), std::move(estimated_attendee).str(),
+                      std::move(attendee_min).str(), std::move(attendee_max).str(), std::move(venue).str(),
+                      std::move(address).str(), std::move(city).str(), std::move(state).str(),
+                      std::move(zip).str(), std::move(country).str(), std::move(region).str(),
+                      std::move(lat).str(), std::move(lng).str(), std::move(status_code).str(),
+                      std::move(extra).str(), std::move(first_seen_at).str(), std::move(last_seen_at).str(),
+                      std::move(last_delivery_id).str());
+    }
+};
+
+// Every mention of an event in the deliveries, one row per event and delivery (a body's own
 // repeats of an event are merged by the extraction): upsert_events.sql takes each field from the
 // highest delivery id that gave it, so it must know which delivery gave which value. Merging the
 // deliveries here would credit every value to the batch's last delivery, and a delivery with an id
 // in between, committed by another writer, would then lose to values older than its own.
-void stage_events(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
-    pqxx::stream_to stage(tx, events_stage, events_stage_columns);
-    for (const auto& d : deliveries) {
-        for (const auto& e : d.records->events) {
-            std::optional<std::string> extra;
-            if (!e.extra.empty()) extra = json::serialize(e.extra);
-            // In the order of events_stage_columns; references, so no field is copied on the way.
-            stage << std::forward_as_tuple(e.event_id, e.name, e.category, e.sub_category, e.description,
-                                           e.start_date, e.end_date, e.estimated_attendee, e.attendee_min,
-                                           e.attendee_max, e.venue, e.address, e.city, e.state, e.zip, e.country,
-                                           e.region, e.lat, e.lng, e.status_code, extra, d.received_at,
-                                           d.received_at, d.delivery_id);
+// The rows go as arrays in the statement itself (one round trip; a COPY into a stage took two
+// more), a few MiB per statement so a large delivery's events are never all in text at once. The
+// merge is per field and per delivery id, so statements may split a batch anywhere; in event id
+// order, so concurrent batches lock rows in one order and wait rather than deadlock.
+void upsert_events(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
+    constexpr std::size_t bytes_per_statement = 4 << 20;
+    std::vector<std::pair<const payload::EventRecord*, const DeliveryRows*>> mentions;
+    for (const auto& d : deliveries)
+        for (const auto& e : d.records->events) mentions.emplace_back(&e, &d);
+    std::stable_sort(mentions.begin(), mentions.end(),
+                     [](const auto& a, const auto& b) { return a.first->event_id < b.first->event_id; });
+    EventColumns columns;
+    for (const auto& [e, d] : mentions) {
+        columns.add(*e, *d);
+        if (columns.bytes >= bytes_per_statement) {
+            std::move(columns).upsert(tx);
+            columns = EventColumns{};
         }
     }
-    stage.complete();
+    if (columns.rows) std::move(columns).upsert(tx);
 }
 
 // The last delivery's score per (event, day) wins, as consecutive upserts would have it.
@@ -93,7 +144,6 @@ std::string demand_events_json(const std::vector<payload::DemandEventRecord>& re
 void prepare_typed_statements(pqxx::connection_base& c) {
     {
         pqxx::nontransaction tx(c);
-        tx.exec(q::create_events_stage.text);
         tx.exec(q::create_impacts_stage.text);
     }
     prepare(c, q::upsert_events);
@@ -113,10 +163,7 @@ void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows
         if (!r.demand_events.empty())
             exec_prepared(tx, q::insert_demand_events, demand_events_json(r.demand_events), d.delivery_id);
     }
-    if (events) {
-        stage_events(tx, deliveries);
-        exec_prepared(tx, q::upsert_events);
-    }
+    if (events) upsert_events(tx, deliveries);
     if (impacts) {
         stage_impacts(tx, deliveries);
         exec_prepared(tx, q::upsert_impacts);

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <pqxx/nontransaction>
+#include <pqxx/prepared_statement>
 #include <pqxx/result>
 #include <pqxx/transaction>
 
@@ -342,8 +343,8 @@ BOOST_AUTO_TEST_CASE(three_daemons_behind_the_upstream_site_lose_nothing_when_on
                                                                                    test_started).count() << " s");
 }
 
-// The events merge at the level of its SQL: stage rows (one per event and delivery, as
-// typed_rows.cpp stages them) applied by upsert_events.sql, in the transactions and orders given.
+// The events merge at the level of its SQL: rows (one per event and delivery, as typed_rows.cpp
+// passes them) applied by upsert_events.sql, in the transactions and orders given.
 class EventsMerge {
 public:
     struct Delivery {
@@ -351,21 +352,28 @@ public:
         std::string name, city, extra;  // "" for none (NULL)
     };
 
-    EventsMerge()
-        : stage_(read_file(queries() / "create_events_stage.sql")), upsert_(read_file(queries() / "upsert_events.sql")) {}
+    EventsMerge() : upsert_(read_file(queries() / "upsert_events.sql")) {}
 
-    /// One transaction: the mentions of `event` by `deliveries` staged together, then one upsert.
+    /// One statement in one transaction: the mentions of `event` by `deliveries` together.
     void apply(long long event, const std::vector<Delivery>& deliveries) {
         pqxx::work tx(c_);
         if (events_.insert(event).second)  // a row left by an interrupted run would skew the first merge
             tx.exec_params("DELETE FROM eventsshop.events WHERE event_id = $1", event);
-        tx.exec(stage_);
-        for (const auto& d : deliveries)
-            tx.exec_params("INSERT INTO pg_temp.esr_events_stage (event_id, name, city, extra, first_seen_at, "
-                           "last_seen_at, last_delivery_id) VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), "
-                           "NULLIF($4, '')::jsonb, now(), now(), $5)",
-                           event, d.name, d.city, d.extra, d.id);
-        tx.exec(upsert_);
+        // One array per column of the statement; columns left empty ({}) come out as NULLs.
+        auto array = [&](auto element) {
+            std::string a = "{";
+            for (const auto& d : deliveries) a += (a.size() > 1 ? "," : "") + element(d);
+            return a + "}";
+        };
+        auto text = [](const std::string& v) { return v.empty() ? std::string("NULL") : "\"" + escape(v) + "\""; };
+        std::vector<std::string> columns(24, "{}");
+        columns[0] = array([&](const Delivery&) { return std::to_string(event); });
+        columns[1] = array([&](const Delivery& d) { return text(d.name); });
+        columns[12] = array([&](const Delivery& d) { return text(d.city); });
+        columns[20] = array([&](const Delivery& d) { return text(d.extra); });
+        columns[21] = columns[22] = array([](const Delivery&) { return std::string("now"); });
+        columns[23] = array([](const Delivery& d) { return std::to_string(d.id); });
+        tx.exec_params(upsert_, pqxx::prepare::make_dynamic_params(columns));
         tx.commit();
     }
 
@@ -384,8 +392,17 @@ public:
 private:
     static std::filesystem::path queries() { return std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries"; }
 
+    static std::string escape(const std::string& v) {
+        std::string out;
+        for (char ch : v) {
+            if (ch == '"' || ch == '\\') out += '\\';
+            out += ch;
+        }
+        return out;
+    }
+
     pqxx::connection c_ = db();
-    std::string stage_, upsert_;
+    std::string upsert_;
     std::set<long long> events_;
 };
 

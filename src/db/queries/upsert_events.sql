@@ -1,14 +1,23 @@
--- The staged events (create_events_stage: one row per event and delivery) into events. Each field,
+-- A batch's events (one row per event and delivery mentioning it, last_delivery_id that delivery;
+-- typed_rows.cpp's upsert_events passes them as one array per column) into events. Each field,
 -- and each key of extra, takes the value of the highest delivery id that gave it a non-null value:
 -- a delivery updates the values it carries, a missing or null one never erases a known value, and
 -- the row is the same whatever order the deliveries are applied or commit in (several receivers,
--- several writers, reprocess). The <field>_delivery_id columns and extra_delivery_ids (schema 008)
--- say which delivery gave each stored value; a value is replaced only by one from a delivery id at
--- least as high (equal: the same delivery derived again, by reprocess). A per-field maximum is
--- order-free, where comparing every field with the row's one last_delivery_id was not. Taking the
--- rows out of the stage as they are read keeps it empty for the next batch of the same transaction
--- (reprocess writes many); the commit truncates what is left.
-WITH r AS (DELETE FROM pg_temp.esr_events_stage RETURNING *),
+-- several writers, reprocess, a batch split over several statements). The <field>_delivery_id
+-- columns and extra_delivery_ids (schema 008) say which delivery gave each stored value; a value
+-- is replaced only by one from a delivery id at least as high (equal: the same delivery derived
+-- again, by reprocess). A per-field maximum is order-free, where comparing every field with the
+-- row's one last_delivery_id was not.
+WITH r AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[],
+                         $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[],
+                         $14::text[], $15::text[], $16::text[], $17::text[], $18::double precision[],
+                         $19::double precision[], $20::integer[], $21::jsonb[], $22::timestamptz[],
+                         $23::timestamptz[], $24::bigint[])
+        AS r(event_id, name, category, sub_category, description, start_date, end_date, estimated_attendee,
+             attendee_min, attendee_max, venue, address, city, state, zip, country, region, lat, lng,
+             status_code, extra, first_seen_at, last_seen_at, last_delivery_id)
+),
 -- ON CONFLICT cannot touch a row twice in one statement: the deliveries of the batch that mention
 -- the same event are merged first, by the same rule. Most events are mentioned once and skip the
 -- aggregation (19 ordered aggregates cost ~40 us an event).
