@@ -1,5 +1,7 @@
 -- wrk script: ~1 KB eventsinfo deliveries, each body unique (a repeated body would be a cheap
--- duplicate, not a delivery). Authorization comes from the environment (ESR_BENCH_AUTH).
+-- duplicate, not a delivery), across wrk runs too: the ids start from the run's start time, so a
+-- measured run does not post the warm-up's bodies again. Authorization comes from the environment
+-- (ESR_BENCH_AUTH).
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -7,6 +9,9 @@ function setup(thread)
 end
 
 local counter = 0
+-- Seconds since the epoch, modulo 10^6, times 10^9: ids stay below 2^53 (Lua numbers are doubles),
+-- and runs started a second or more apart never share one.
+local run_base = (os.time() % 1000000) * 1000000000
 local padding = string.rep("x", 560)
 -- The vendor sends attendance as a range ("100-500"); ESR_BENCH_ATTENDEE replaces it for a receiver
 -- that only takes a number (the peer stores it in an integer column and answers 500 otherwise).
@@ -20,6 +25,6 @@ local headers = { ["Authorization"] = os.getenv("ESR_BENCH_AUTH"), ["Content-Typ
 
 function request()
   counter = counter + 1
-  local id = tid * 100000000 + counter
+  local id = run_base + tid * 100000000 + counter
   return wrk.format("POST", "/", headers, string.format(template, id, id, padding))
 end
