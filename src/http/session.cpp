@@ -47,7 +47,9 @@ Session::Session(tcp::socket&& socket, SharedState& state, bool metrics_listener
       // Bytes read but not yet parsed: a header, or one read of body. Bounded, so a chunk
       // header with endless extensions cannot grow it (they count as header bytes).
       buffer_(state.config.max_header_bytes + read_size),
-      metrics_listener_(metrics_listener) {}
+      metrics_listener_(metrics_listener) {
+    buffer_.reserve(first_buffer_size);
+}
 
 void Session::start() {
     seat_.occupy(weak_from_this());
