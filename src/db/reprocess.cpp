@@ -50,6 +50,11 @@ void update_delivery(pqxx::transaction_base& tx, std::int64_t id, const payload:
 
 bool lost(pqxx::connection_base& c) { return !c.is_open(); }
 
+// libpqxx 6.4 sends a subtransaction's SAVEPOINT with its first exec(), but not before an
+// exec_prepared(): a page of prepared statements ran outside its savepoint, rolling it back undid
+// nothing, and one poison delivery aborted the page's whole transaction. Call this first.
+void begin_savepoint(pqxx::subtransaction& st) { st.exec("SELECT 1"); }
+
 class Reprocessor {
 public:
     Reprocessor(pqxx::connection_base& c, ReprocessProgress& progress) : c_(c), progress_(progress) {}
@@ -68,6 +73,7 @@ public:
         // All together first; if that fails, each alone, so one delivery cannot stop the others.
         try {
             pqxx::subtransaction st(tx, "group");
+            begin_savepoint(st);
             write(st, derivable, extracted, 0, derivable.size());
             st.commit();
             for (std::size_t i = 0; i < derivable.size(); ++i) done(*derivable[i], extracted[i]);
@@ -76,6 +82,7 @@ public:
             for (std::size_t i = 0; i < derivable.size(); ++i) {
                 try {
                     pqxx::subtransaction st(tx, "one");
+                    begin_savepoint(st);
                     write(st, derivable, extracted, i, i + 1);
                     st.commit();
                     done(*derivable[i], extracted[i]);
@@ -95,6 +102,7 @@ public:
         std::string body = body_of(tx, d);
         try {
             pqxx::subtransaction st(tx, "large");
+            begin_savepoint(st);
             delete_typed_rows(st, d.id);
             auto derived = derive_streaming(st, d.id, d.received_at, body, d.declared, "/");
             if (!derived.records) {

@@ -118,6 +118,43 @@ DELETE FROM eventsshop.events WHERE event_id BETWEEN 65000001 AND 65000005;
                                                            << limit_kib << " KiB");
 }
 
+// Found while moving events off COPY: libpqxx 6.4 sends a subtransaction's SAVEPOINT with its first
+// exec(), not with an exec_prepared(), and every statement reprocess runs is prepared. A group whose
+// typed rows are all prepared statements (a demand delivery's) ran outside its savepoint: one
+// failure aborted the page's transaction, the good deliveries were not rebuilt, and the poison
+// one's demand rows, deleted before its rows were written again, went only with the rollback.
+BOOST_AUTO_TEST_CASE(reprocess_rebuilds_a_page_of_demand_past_a_poison_delivery_and_keeps_its_rows) {
+    AckSite site({}, false);
+    const std::vector<std::string> hotels{"81001", "81002", "81666", "81004"};
+    for (const auto& hotel : hotels) {
+        auto r = site.post("/hoteldemand", R"({"demand": [{"hotelCode": )" + hotel +
+                                               R"(, "date": "2026-03-01", "absoluteDemand": 830, "relativeDemand": 61, )"
+                                               R"("eventsRegistered": 2}]})");
+        BOOST_TEST_REQUIRE(r.status == 202u, describe(r));
+    }
+    site.sql(R"(
+CREATE FUNCTION public.esr_bad_demand() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.hotel_code = '81666' THEN RAISE EXCEPTION 'BAD demand'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER esr_bad_demand BEFORE INSERT ON eventsshop.hotel_demand FOR EACH ROW EXECUTE FUNCTION public.esr_bad_demand();
+)");
+    auto rows = [&](const std::string& hotel) {
+        return site.sql("SELECT count(*) FROM eventsshop.hotel_demand WHERE hotel_code = '" + hotel + "'")[0][0]
+            .as<long long>();
+    };
+    const long long poison_rows = rows("81666");
+    BOOST_TEST_REQUIRE(poison_rows == 1);
+    std::string out;
+    int status = run({ESR_DAEMON_PATH, "reprocess"}, site.env, &out);
+    BOOST_TEST_MESSAGE("reprocess exited " << status << ":\n" << out);
+    BOOST_TEST(out.find("reprocessed 3/4") != std::string::npos, out);
+    BOOST_TEST(rows("81666") == poison_rows, "the poison delivery's demand rows were not kept");
+    for (const auto& hotel : {"81001", "81002", "81004"}) BOOST_TEST(rows(hotel) == 1, hotel);
+    site.sql("DROP TRIGGER esr_bad_demand ON eventsshop.hotel_demand");
+}
+
 // From review: a database that takes no writes for a while (read-only after a failover, privileges
 // revoked, a table missing mid-migration) refuses every delivery alike. That is not the
 // deliveries' fault: live intake spools them (never 500) and the drain pauses, keeping them in the
