@@ -5,11 +5,14 @@
 
 #include <pqxx/binarystring>
 #include <pqxx/connection_base>
+#include <pqxx/except>
 #include <pqxx/prepared_statement>
 #include <pqxx/result>
+#include <pqxx/transaction>
 #include <pqxx/transaction_base>
 
 #include <algorithm>
+#include <string_view>
 
 namespace esr::db {
 namespace {
@@ -22,7 +25,7 @@ pqxx::binarystring digest_of(const Delivery& d) {
 
 void prepare_delivery_statements(pqxx::connection_base& c) {
     for (const auto* query : {&q::insert_delivery, &q::insert_delivery_batch, &q::find_delivery_by_hash,
-                              &q::insert_rejected_delivery})
+                              &q::insert_rejected_delivery, &q::lock_delivery_ids, &q::repair_delivery_ids})
         prepare(c, *query);
 }
 
@@ -82,6 +85,23 @@ std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Del
     return StoreOutcome::duplicate(r[0][0].as<std::int64_t>(),
                                    kind_from_string(r[0][1].as<std::string>()).value_or(Kind::unclassified),
                                    r[0][2].as<std::int64_t>());
+}
+
+bool is_delivery_id_clash(const std::exception& error) {
+    const auto* e = dynamic_cast<const pqxx::sql_error*>(&error);
+    if (!e || e->sqlstate() != "23505") return false;
+    // libpqxx 6.4 gives no constraint name field: PostgreSQL's message names it in its first line,
+    // verbatim in every language (the quotes around it are translated); the DETAIL line holds the key.
+    const std::string_view message(e->what());
+    return message.substr(0, message.find('\n')).find("delivery_digests_delivery_id_key") != std::string_view::npos;
+}
+
+std::int64_t repair_delivery_ids(pqxx::connection_base& c) {
+    pqxx::work tx(c);
+    exec_prepared(tx, q::lock_delivery_ids);
+    const auto last = exec_prepared1(tx, q::repair_delivery_ids)[0].as<std::int64_t>();
+    tx.commit();
+    return last;
 }
 
 std::int64_t insert_rejected(pqxx::transaction_base& tx, const Delivery& d, const std::string& reason) {

@@ -5,6 +5,7 @@
 #include "esr/delivery.hpp"
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <vector>
 #include <optional>
@@ -44,6 +45,14 @@ std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, cons
 
 /// The stored delivery with this body's hash, as a duplicate outcome; nothing if there is none.
 std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d);
+
+/// Whether `error` says a digest claim drew a delivery id that names a stored delivery already
+/// (delivery_digests_delivery_id_key): eventsshop.delivery_ids is behind, not the body at fault.
+bool is_delivery_id_clash(const std::exception& error);
+
+/// Moves eventsshop.delivery_ids past every delivery id claimed, in a transaction of its own on
+/// `connection` (none may be open there). Returns the last id taken.
+std::int64_t repair_delivery_ids(pqxx::connection_base& connection);
 
 /// Keeps a refused body (first 1 MiB) with the reason.
 std::int64_t insert_rejected(pqxx::transaction_base& tx, const Delivery& d, const std::string& reason);

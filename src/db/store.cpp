@@ -86,6 +86,8 @@ enum class Failure {
     content,          // this delivery's data was refused (a data exception, a constraint, a trigger)
     environment,      // the database will not take writes now (read-only, privileges, a missing
                       // table mid-migration, a statement timeout): not this delivery's fault
+    ids_behind,       // the id drawn names a stored delivery (delivery_ids set back), and moving
+                      // the sequence on did not help (repairing()): not this delivery's fault
 };
 
 Failure classify(pqxx::connection_base& c, std::exception_ptr error) {
@@ -104,6 +106,7 @@ Failure classify(pqxx::connection_base& c, std::exception_ptr error) {
         // reason to spool a body PostgreSQL is up to take; but not the body's fault either.
         if (state == "57014") return Failure::environment;
         if (in_class("40") || in_class("53") || in_class("57")) return Failure::transient;
+        if (is_delivery_id_clash(e)) return Failure::ids_behind;  // before the constraints' class
         // Data exceptions, integrity constraints, what a trigger raised.
         if (in_class("22") || in_class("23") || in_class("P0") || in_class("2F") || in_class("38") ||
             in_class("39"))
@@ -142,6 +145,10 @@ StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::
     return StoreOutcome::stored(inserted->id, d.kind, 0);
 }
 
+// Attempts at one transaction before giving up on an id sequence that stays behind: a repair
+// makes the next one succeed, unless it is set back again meanwhile (or another repair races it).
+constexpr int id_repairs_per_attempt = 2;
+
 class Storer {
 public:
     Storer(pqxx::connection_base& c, Refused refused) : c_(c), refused_(refused) {}
@@ -166,19 +173,49 @@ public:
     }
 
 private:
+    // Runs `attempt` (a transaction of its own, rolled back when it throws); if it failed on an id
+    // a stored delivery has, moves the sequence past them and runs it again, a bounded number of
+    // times. Returns what it failed with in the end, or nothing.
+    template <class Attempt>
+    std::exception_ptr repairing(Attempt&& attempt) {
+        for (int repairs = 0;; ++repairs) {
+            std::exception_ptr error;
+            try {
+                attempt();
+                return nullptr;
+            } catch (const std::exception& e) {
+                if (!is_delivery_id_clash(e) || repairs == id_repairs_per_attempt || !c_.is_open())
+                    return std::current_exception();
+                error = std::current_exception();
+            } catch (...) {
+                return std::current_exception();
+            }
+            try {
+                const auto last = repair_delivery_ids(c_);
+                log::warning("the delivery id sequence was behind the stored deliveries: moved past them",
+                             {{"error", message_of(error)}, {"last_id_taken", last}});
+            } catch (...) {
+                // No privilege on the sequence, say: the clash stands (classify: ids_behind), unless
+                // the connection went (then that is what happened).
+                auto repair_error = std::current_exception();
+                log::error("the delivery id sequence is behind the stored deliveries and could not be moved",
+                           {{"error", message_of(repair_error)}, {"clash", message_of(error)}});
+                return c_.is_open() ? error : repair_error;
+            }
+        }
+    }
+
     void together(std::span<Delivery> batch) {
-        std::exception_ptr error;
-        try {
+        std::exception_ptr error = repairing([&] {
             pqxx::work tx(c_);
             auto outcomes = store_batch(tx, batch, true, refused_, {});
             tx.commit();
             std::move(outcomes.begin(), outcomes.end(), result_.outcomes.begin());
-            return;
-        } catch (...) {
-            error = std::current_exception();
-        }
+        });
+        if (!error) return;
         switch (classify(c_, error)) {
             case Failure::connection_lost: return lose_connection(batch.size(), 0, message_of(error));
+            case Failure::ids_behind:
             case Failure::transient:
                 for (auto& o : result_.outcomes) o = StoreOutcome::unavailable(message_of(error));
                 return;
@@ -191,8 +228,8 @@ private:
     }
 
     void alone(Delivery& d, std::size_t i) {
-        std::exception_ptr error;
-        try {
+        // The large lane throws with `d` as it came (its body given back), so it can run again.
+        std::exception_ptr error = repairing([&] {
             if (d.unparsed) {
                 result_.outcomes[i] = store_large_delivery(c_, d, refused_ == Refused::keep_in_database);
             } else {
@@ -201,13 +238,12 @@ private:
                 tx.commit();
                 result_.outcomes[i] = std::move(outcomes[0]);
             }
-            return;
-        } catch (...) {
-            error = std::current_exception();
-        }
+        });
+        if (!error) return;
         auto failure = classify(c_, error);
         if (failure == Failure::connection_lost) return lose_connection(i + 1, i, message_of(error));
-        if (failure == Failure::transient) {
+        // A clash that outlived the repairs would clash for the body alone too: another time.
+        if (failure == Failure::transient || failure == Failure::ids_behind) {
             result_.outcomes[i] = StoreOutcome::unavailable(message_of(error));
             return;
         }
@@ -215,12 +251,8 @@ private:
         const std::string why = message_of(error);
         log::error("typed rows could not be written; keeping the body alone",
                    {{"error", why}, {"kind", to_string(d.kind)}, {"bytes", d.body.size()}});
-        try {
-            result_.outcomes[i] = store_body_alone(c_, d, why);
-            return;
-        } catch (...) {
-            error = std::current_exception();
-        }
+        error = repairing([&] { result_.outcomes[i] = store_body_alone(c_, d, why); });
+        if (!error) return;
         failure = classify(c_, error);
         if (failure == Failure::connection_lost) return lose_connection(i + 1, i, message_of(error));
         if (failure != Failure::content) {

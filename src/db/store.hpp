@@ -36,6 +36,9 @@ enum class Refused { keep_in_database, only_report };
 ///   failover, privileges, a statement timeout even for the body alone) leaves every delivery not
 ///   yet committed `unavailable`, for the caller to spool or answer 503 (and the drain to pause):
 ///   never `failed` for a delivery that did nothing wrong;
+/// - an id drawn from eventsshop.delivery_ids that a stored delivery has (the sequence set back by
+///   a restore or a switchover) is not the delivery's fault: the sequence is moved past the stored
+///   ids (logged) and the same attempt runs again, twice at most; then it is `unavailable`;
 /// - `failed` only when the database refused even the body alone for its data (a data exception,
 ///   a constraint, a trigger): the drain quarantines it, live intake answers 500;
 /// - a body found invalid (large ones are parsed here) is `rejected`.
