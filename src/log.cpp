@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -63,8 +64,9 @@ void set_level(std::string_view name) {
 
 bool enabled(Level level) { return static_cast<int>(level) <= threshold.load(std::memory_order_relaxed); }
 
-void write(Level level, std::string_view msg, const boost::json::object& fields) {
-    if (!enabled(level)) return;
+namespace {
+
+std::string format_line(Level level, std::string_view msg, const boost::json::object& fields) {
     // Written field by field rather than through a copied object: one line per request.
     std::string text;
     text.reserve(256);
@@ -86,6 +88,10 @@ void write(Level level, std::string_view msg, const boost::json::object& fields)
         text += boost::json::serialize(f.value());
     }
     text += "}\n";
+    return text;
+}
+
+void write_out(std::string_view text) {
     const char* p = text.data();
     std::size_t left = text.size();
     while (left > 0) {
@@ -94,6 +100,45 @@ void write(Level level, std::string_view msg, const boost::json::object& fields)
         p += n;
         left -= static_cast<std::size_t>(n);
     }
+}
+
+// Lines kept by write_soon(), in the order they came; every write goes through the lock, so no
+// line overtakes one kept before it.
+std::mutex kept_mutex;
+std::string kept;
+
+}  // namespace
+
+void write(Level level, std::string_view msg, const boost::json::object& fields) {
+    if (!enabled(level)) return;
+    std::string text = format_line(level, msg, fields);
+    std::lock_guard lock(kept_mutex);
+    if (!kept.empty()) {
+        text.insert(0, kept);
+        kept.clear();
+    }
+    write_out(text);
+}
+
+bool write_soon(Level level, std::string_view msg, const boost::json::object& fields) {
+    if (!enabled(level)) return false;
+    std::string text = format_line(level, msg, fields);
+    std::lock_guard lock(kept_mutex);
+    const bool first = kept.empty();
+    kept += text;
+    if (kept.size() >= kept_bytes_max) {
+        write_out(kept);
+        kept.clear();
+        return false;
+    }
+    return first;
+}
+
+void flush() {
+    std::lock_guard lock(kept_mutex);
+    if (kept.empty()) return;
+    write_out(kept);
+    kept.clear();
 }
 
 }  // namespace esr::log

@@ -73,6 +73,7 @@ Server::~Server() {
         impl_->ioc.stop();
         for (auto& t : impl_->threads) t.join();
     }
+    log::flush();
 }
 
 void Server::start() {
@@ -111,6 +112,7 @@ void Server::run_until_signal() {
     m.ioc.stop();
     for (auto& t : m.threads) t.join();
     m.threads.clear();
+    log::flush();  // request lines whose flush the stopped io_context did not run
 }
 
 }  // namespace esr::http

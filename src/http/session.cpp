@@ -7,6 +7,9 @@
 #include "esr/metrics.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/string.hpp>
@@ -247,7 +250,16 @@ void Session::log_request(const Response& r, std::size_t bytes_out) {
     if (!r.kind.empty()) f["kind"] = r.kind;
     if (intake_) f["principal"] = intake_->principal;
     state_.metrics.request(route_, r.status, us, bytes_in_);
-    log::write(r.status >= 500 ? log::Level::warning : log::Level::info, "request", f);
+    // A 5xx is written at once. The other lines of this turn of the event loop go out together, in
+    // one system call (a write(2) per request cost ~5 us of a ~55 us delivery): the flush, posted to
+    // the io_context rather than this session's strand, runs after the handlers already queued, the
+    // answers of the rest of a writer's batch among them.
+    if (r.status >= 500) {
+        log::write(log::Level::warning, "request", f);
+    } else if (log::write_soon(log::Level::info, "request", f)) {
+        auto& context = net::query(stream_.get_executor(), net::execution::context);
+        net::post(static_cast<net::io_context&>(context), [] { log::flush(); });
+    }
     head_ = {};
     route_ = Route::other;
     intake_.reset();
