@@ -10,7 +10,8 @@ end
 
 local counter = 0
 -- Seconds since the epoch, modulo 10^6, times 10^9: ids stay below 2^53 (Lua numbers are doubles),
--- and runs started a second or more apart never share one.
+-- and runs started a second or more apart never share one, with up to 9 wrk threads (tid * 10^8)
+-- and 10^8 requests a thread; the base comes round again after 11.6 days.
 local run_base = (os.time() % 1000000) * 1000000000
 local padding = string.rep("x", 560)
 -- The vendor sends attendance as a range ("100-500"); ESR_BENCH_ATTENDEE replaces it for a receiver
