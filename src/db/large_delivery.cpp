@@ -80,6 +80,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
         }
         auto body_ms = ms_since(started);
         derived = derive_streaming(tx, inserted->id, inserted->received_at, d.body, d.declared_kind, d.path);
+        auto derived_ms = ms_since(started);
         if (derived.records) {
             // The typed rows are written: only their summary is needed from here, so the records
             // are freed before the body is sent (libpq copies it into its buffer).
@@ -102,6 +103,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
                                                 {"bytes", bytes},
                                                 {"records", record_count},
                                                 {"body_ms", body_ms},
+                                                {"derived_ms", derived_ms},
                                                 {"total_ms", ms_since(started)}});
             return StoreOutcome::stored(inserted->id, kind, static_cast<std::int64_t>(record_count));
         }
