@@ -76,15 +76,8 @@ BOOST_AUTO_TEST_CASE(reprocess_goes_past_a_poison_delivery) {
         BOOST_TEST_REQUIRE(r.status == 202u, describe(r));
         if (names[i] == "BAD") bad_id = std::to_string(json_of(r).at("delivery_id").to_number<long long>());
     }
-    site.sql(R"(
-CREATE FUNCTION public.esr_bad_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.name = 'BAD' THEN RAISE EXCEPTION 'BAD event'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER esr_bad_event BEFORE INSERT ON eventsshop.events FOR EACH ROW EXECUTE FUNCTION public.esr_bad_event();
-DELETE FROM eventsshop.events WHERE event_id BETWEEN 65000001 AND 65000005;
-)");
+    site.raise_on_insert("esr_bad_event", "events", "name", "BAD", "BAD event");
+    site.sql("DELETE FROM eventsshop.events WHERE event_id BETWEEN 65000001 AND 65000005");
     std::string out;
     int status = run({ESR_DAEMON_PATH, "reprocess"}, site.env, &out);
     BOOST_TEST_MESSAGE("reprocess exited " << status << ":\n" << out);
@@ -132,14 +125,7 @@ BOOST_AUTO_TEST_CASE(reprocess_rebuilds_a_page_of_demand_past_a_poison_delivery_
                                                R"("eventsRegistered": 2}]})");
         BOOST_TEST_REQUIRE(r.status == 202u, describe(r));
     }
-    site.sql(R"(
-CREATE FUNCTION public.esr_bad_demand() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.hotel_code = '81666' THEN RAISE EXCEPTION 'BAD demand'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER esr_bad_demand BEFORE INSERT ON eventsshop.hotel_demand FOR EACH ROW EXECUTE FUNCTION public.esr_bad_demand();
-)");
+    site.raise_on_insert("esr_bad_demand", "hotel_demand", "hotel_code", "81666", "BAD demand");
     auto rows = [&](const std::string& hotel) {
         return site.sql("SELECT count(*) FROM eventsshop.hotel_demand WHERE hotel_code = '" + hotel + "'")[0][0]
             .as<long long>();

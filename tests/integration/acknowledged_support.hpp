@@ -32,6 +32,18 @@ struct AckSite : Site {
         pqxx::nontransaction tx(c);
         return tx.exec(statement);
     }
+    /// A poison row: a trigger raising `message` on inserting into eventsshop.`table` a row whose
+    /// `column` is `value`. Named `name` (function and trigger), for the test to drop.
+    void raise_on_insert(const std::string& name, const std::string& table, const std::string& column,
+                         const std::string& value, const std::string& message) {
+        sql("CREATE FUNCTION public." + name + "() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            "BEGIN\n"
+            "    IF NEW." + column + " = '" + value + "' THEN RAISE EXCEPTION '" + message + "'; END IF;\n"
+            "    RETURN NEW;\n"
+            "END $$;\n"
+            "CREATE TRIGGER " + name + " BEFORE INSERT ON eventsshop." + table + " FOR EACH ROW EXECUTE FUNCTION public." +
+            name + "();");
+    }
     std::filesystem::path state() const { return dir.path / "state"; }
     std::optional<std::uint64_t> spooled() {
         try {

@@ -107,15 +107,7 @@ BOOST_AUTO_TEST_CASE(a_second_daemon_on_the_same_state_dir_exits_2) {
 // 6. The small lane keeps a body whose typed rows fail (record_count 0); the large lane answers 500.
 BOOST_AUTO_TEST_CASE(a_large_delivery_whose_typed_rows_fail_keeps_its_body) {
     AckSite site({"--large-body-bytes", "4096"}, false);
-    site.sql(R"(
-CREATE FUNCTION public.esr_poison_demand() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.hotel_code = 'POISON' THEN RAISE EXCEPTION 'poison hotel row'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER esr_poison_demand BEFORE INSERT ON eventsshop.hotel_demand
-    FOR EACH ROW EXECUTE FUNCTION public.esr_poison_demand();
-)");
+    site.raise_on_insert("esr_poison_demand", "hotel_demand", "hotel_code", "POISON", "poison hotel row");
     const std::string large = demand_matrix(10, 30, 610001, "POISON");
     const std::string small = demand_matrix(1, 2, 610002, "POISON");
     BOOST_TEST_REQUIRE(large.size() > 4096u);
