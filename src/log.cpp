@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <poll.h>
 #include <unistd.h>
 
 namespace esr::log {
@@ -96,6 +98,13 @@ void write_out(std::string_view text) {
     std::size_t left = text.size();
     while (left > 0) {
         ssize_t n = ::write(STDERR_FILENO, p, left);
+        if (n < 0 && errno == EINTR) continue;  // a signal (asio's handlers are not SA_RESTART)
+        if (n < 0 && errno == EAGAIN) {
+            // A non-blocking stderr that is full: wait for room, briefly; a write carries many
+            // request lines now, so giving up at once would drop them all.
+            pollfd out{STDERR_FILENO, POLLOUT, 0};
+            if (::poll(&out, 1, 1000) > 0) continue;
+        }
         if (n <= 0) return;  // nowhere to log to; never fail the caller for it
         p += n;
         left -= static_cast<std::size_t>(n);

@@ -12,6 +12,7 @@
 #include <pqxx/transaction_base>
 
 #include <algorithm>
+#include <cctype>
 #include <string_view>
 
 namespace esr::db {
@@ -92,8 +93,18 @@ bool is_delivery_id_clash(const std::exception& error) {
     if (!e || e->sqlstate() != "23505") return false;
     // libpqxx 6.4 gives no constraint name field: PostgreSQL's message names it in its first line,
     // verbatim in every language (the quotes around it are translated); the DETAIL line holds the key.
+    // The name as a whole identifier: not a part of a longer one.
+    constexpr std::string_view name = "delivery_digests_delivery_id_key";
     const std::string_view message(e->what());
-    return message.substr(0, message.find('\n')).find("delivery_digests_delivery_id_key") != std::string_view::npos;
+    const std::string_view first_line = message.substr(0, message.find('\n'));
+    auto identifier_char = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+    for (auto at = first_line.find(name); at != std::string_view::npos; at = first_line.find(name, at + 1)) {
+        const auto end = at + name.size();
+        if ((at == 0 || !identifier_char(first_line[at - 1])) &&
+            (end == first_line.size() || !identifier_char(first_line[end])))
+            return true;
+    }
+    return false;
 }
 
 std::int64_t repair_delivery_ids(pqxx::connection_base& c) {
