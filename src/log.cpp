@@ -116,38 +116,37 @@ void write_out(std::string_view text) {
 std::mutex kept_mutex;
 std::string kept;
 
+// Writes what is kept; kept_mutex held.
+void write_kept() {
+    write_out(kept);
+    kept.clear();
+}
+
 }  // namespace
 
 void write(Level level, std::string_view msg, const boost::json::object& fields) {
     if (!enabled(level)) return;
-    std::string text = format_line(level, msg, fields);
+    const std::string text = format_line(level, msg, fields);
     std::lock_guard lock(kept_mutex);
-    if (!kept.empty()) {
-        text.insert(0, kept);
-        kept.clear();
-    }
-    write_out(text);
+    if (kept.empty()) return write_out(text);
+    kept += text;  // one write for the kept lines and this one
+    write_kept();
 }
 
 bool write_soon(Level level, std::string_view msg, const boost::json::object& fields) {
     if (!enabled(level)) return false;
-    std::string text = format_line(level, msg, fields);
+    const std::string text = format_line(level, msg, fields);
     std::lock_guard lock(kept_mutex);
     const bool first = kept.empty();
     kept += text;
-    if (kept.size() >= kept_bytes_max) {
-        write_out(kept);
-        kept.clear();
-        return false;
-    }
-    return first;
+    if (kept.size() < kept_bytes_max) return first;
+    write_kept();
+    return false;
 }
 
 void flush() {
     std::lock_guard lock(kept_mutex);
-    if (kept.empty()) return;
-    write_out(kept);
-    kept.clear();
+    if (!kept.empty()) write_kept();
 }
 
 }  // namespace esr::log

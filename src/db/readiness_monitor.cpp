@@ -63,9 +63,6 @@ void keep_partitions_ahead(pqxx::connection_base& connection, std::chrono::stead
     }
 }
 
-/// `may_migrate` is false on the first check, which start() waits for: a migration can take
-/// minutes (a lock held, gigabytes to copy), and the daemon must listen (and spool) meanwhile, not
-/// outlast systemd's start timeout, be killed, roll the migration back and start over for ever.
 /// What the readiness thread's database upkeep remembers from one check to the next.
 struct Upkeep {
     std::chrono::steady_clock::time_point partitions_next_try{};  // the first check makes them
@@ -73,6 +70,9 @@ struct Upkeep {
     bool history_moved = false;  // no version 2 row left to move: no need to look again
 };
 
+/// `may_migrate` is false on the first check, which start() waits for: a migration can take
+/// minutes (a lock held, gigabytes to copy), and the daemon must listen (and spool) meanwhile, not
+/// outlast systemd's start timeout, be killed, roll the migration back and start over for ever.
 NotReady check_once(const Config& config, std::unique_ptr<pqxx::connection>& connection, Upkeep& upkeep,
                     bool may_migrate) {
     try {

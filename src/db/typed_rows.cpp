@@ -38,7 +38,7 @@ json::value extra_or_null(const json::object& extra) { return extra.empty() ? js
 struct EventColumns {
     ArrayLiteral event_id, name, category, sub_category, description, start_date, end_date, estimated_attendee,
         attendee_min, attendee_max, venue, address, city, state, zip, country, region, lat, lng, status_code, extra,
-        first_seen_at, last_seen_at, last_delivery_id;
+        seen_at, last_delivery_id;
     std::size_t rows = 0, bytes = 0;
 
     void add(const payload::EventRecord& e, const DeliveryRows& d) {
@@ -64,8 +64,7 @@ struct EventColumns {
             extra.add(serialized);
             bytes += serialized.size();
         }
-        first_seen_at.add(d.received_at);
-        last_seen_at.add(d.received_at);
+        seen_at.add(d.received_at);
         last_delivery_id.add(d.delivery_id);
         ++rows;
         bytes += 128;  // the numbers, dates and separators, roughly
@@ -79,8 +78,7 @@ struct EventColumns {
                       std::move(address).str(), std::move(city).str(), std::move(state).str(),
                       std::move(zip).str(), std::move(country).str(), std::move(region).str(),
                       std::move(lat).str(), std::move(lng).str(), std::move(status_code).str(),
-                      std::move(extra).str(), std::move(first_seen_at).str(), std::move(last_seen_at).str(),
-                      std::move(last_delivery_id).str());
+                      std::move(extra).str(), std::move(seen_at).str(), std::move(last_delivery_id).str());
     }
 };
 

@@ -251,9 +251,9 @@ void Session::log_request(const Response& r, std::size_t bytes_out) {
     if (intake_) f["principal"] = intake_->principal;
     state_.metrics.request(route_, r.status, us, bytes_in_);
     // A 5xx is written at once. The other lines of this turn of the event loop go out together, in
-    // one system call (a write(2) per request cost ~5 us of a ~55 us delivery): the flush, posted to
-    // the io_context rather than this session's strand, runs after the handlers already queued, the
-    // answers of the rest of a writer's batch among them.
+    // one system call instead of one each: the flush, posted to the io_context rather than this
+    // session's strand, runs after the handlers already queued, the answers of the rest of a
+    // writer's batch among them.
     if (r.status >= 500) {
         log::write(log::Level::warning, "request", f);
     } else if (log::write_soon(log::Level::info, "request", f)) {

@@ -307,7 +307,9 @@ BOOST_FIXTURE_TEST_CASE(event_text_that_array_literals_escape_is_stored_as_sent,
 }
 
 // A batch's events go a MiB of text per statement: one event's mentions by two deliveries may
-// land in two statements (here in a reprocess page: event 2 after 1's ~1 MB description). The
+// land in two statements (here in a reprocess page: event 2 after 1's ~1 MB description; the
+// sizes are chosen against typed_rows.cpp's bytes_per_statement, 1 MiB: the first statement ends
+// after the first delivery's mention of event 2, the second delivery's goes in the next). The
 // per-field merge must give what one statement gives: each field from the highest delivery id
 // that sent it.
 struct MegabyteBodies : Receiver {

@@ -366,13 +366,13 @@ public:
             return a + "}";
         };
         auto text = [](const std::string& v) { return v.empty() ? std::string("NULL") : "\"" + escape(v) + "\""; };
-        std::vector<std::string> columns(24, "{}");
+        std::vector<std::string> columns(23, "{}");
         columns[0] = array([&](const Delivery&) { return std::to_string(event); });
         columns[1] = array([&](const Delivery& d) { return text(d.name); });
         columns[12] = array([&](const Delivery& d) { return text(d.city); });
         columns[20] = array([&](const Delivery& d) { return text(d.extra); });
-        columns[21] = columns[22] = array([](const Delivery&) { return std::string("now"); });
-        columns[23] = array([](const Delivery& d) { return std::to_string(d.id); });
+        columns[21] = array([](const Delivery&) { return std::string("now"); });
+        columns[22] = array([](const Delivery& d) { return std::to_string(d.id); });
         tx.exec_params(upsert_, pqxx::prepare::make_dynamic_params(columns));
         tx.commit();
     }

@@ -13,10 +13,10 @@ WITH r AS (
                          $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[],
                          $14::text[], $15::text[], $16::text[], $17::text[], $18::double precision[],
                          $19::double precision[], $20::integer[], $21::jsonb[], $22::timestamptz[],
-                         $23::timestamptz[], $24::bigint[])
+                         $23::bigint[])
         AS r(event_id, name, category, sub_category, description, start_date, end_date, estimated_attendee,
              attendee_min, attendee_max, venue, address, city, state, zip, country, region, lat, lng,
-             status_code, extra, first_seen_at, last_seen_at, last_delivery_id)
+             status_code, extra, seen_at, last_delivery_id)  -- seen_at: the delivery's received_at
 ),
 -- ON CONFLICT cannot touch a row twice in one statement: the deliveries of the batch that mention
 -- the same event are merged first, by the same rule. Most events are mentioned once and skip the
@@ -62,7 +62,7 @@ m AS (
            max(s.last_delivery_id) FILTER (WHERE s.lat IS NOT NULL) AS lat_delivery_id,
            max(s.last_delivery_id) FILTER (WHERE s.lng IS NOT NULL) AS lng_delivery_id,
            max(s.last_delivery_id) FILTER (WHERE s.status_code IS NOT NULL) AS status_code_delivery_id,
-           min(s.first_seen_at) AS first_seen_at, max(s.last_seen_at) AS last_seen_at,
+           min(s.seen_at) AS first_seen_at, max(s.seen_at) AS last_seen_at,
            max(s.last_delivery_id) AS last_delivery_id
     FROM s
     WHERE s.mentions > 1
@@ -120,7 +120,7 @@ SELECT s.event_id,
        CASE WHEN s.extra IS NULL THEN '{}'::jsonb
             ELSE coalesce((SELECT jsonb_object_agg(kv.key, s.last_delivery_id) FROM jsonb_each(s.extra) AS kv
                            WHERE kv.value <> 'null'), '{}'::jsonb) END,
-       s.first_seen_at, s.last_seen_at, s.last_delivery_id
+       s.seen_at, s.seen_at, s.last_delivery_id
 FROM s
 WHERE s.mentions = 1
 UNION ALL
