@@ -79,10 +79,19 @@ public:
         text_.clear();
         return true;
     }
-    bool on_number_part(std::string_view, ec&) { return true; }
-    bool on_int64(std::int64_t v, std::string_view, ec&) { return attach(json::value(v, storage_)); }
-    bool on_uint64(std::uint64_t v, std::string_view, ec&) { return attach(json::value(v, storage_)); }
-    bool on_double(double v, std::string_view, ec&) { return attach(json::value(v, storage_)); }
+    bool on_number_part(std::string_view s, ec&) {
+        number_.part(s);
+        return true;
+    }
+    bool on_int64(std::int64_t v, std::string_view, ec&) {
+        number_.clear();
+        return attach(json::value(v, storage_));
+    }
+    bool on_uint64(std::uint64_t v, std::string_view, ec&) {
+        number_.clear();
+        return attach(json::value(v, storage_));
+    }
+    bool on_double(double v, std::string_view s, ec&) { return attach(json::value(number_.nearest(v, s), storage_)); }
     bool on_bool(bool v, ec&) { return attach(json::value(v, storage_)); }
     bool on_null(ec&) { return attach(json::value(nullptr, storage_)); }
     bool on_comment_part(std::string_view, ec&) { return true; }
@@ -145,6 +154,7 @@ private:
     DemandRowSink& sink_;
     std::vector<Frame> stack_;
     std::string text_;
+    NumberText number_;
     json::storage_ptr storage_;
     json::value root_;
     std::size_t streamed_ = 0;
