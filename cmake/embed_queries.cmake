@@ -5,6 +5,8 @@
 #                                      changes, so editing a statement recompiles one file)
 #   ${output_dir}/queries_embedded.cpp their definitions, the text as a raw string literal
 # and adds the .cpp to `target`'s sources and `output_dir` to its private include path.
+# A line `\ir parts/<file>.sql` (psql's include, relative to queries_dir) is replaced by that file:
+# a part several statements share (queries_dir/parts/ holds no statement of its own).
 # Re-runs CMake's configure step when a file changes.
 function(esr_embed_queries target queries_dir output_dir)
   file(GLOB sql_files CONFIGURE_DEPENDS "${queries_dir}/*.sql")
@@ -18,6 +20,16 @@ function(esr_embed_queries target queries_dir output_dir)
       message(FATAL_ERROR "query file ${path}: the name must be a C++ identifier in lower case (a-z, 0-9, _)")
     endif()
     file(READ "${path}" sql)
+    while(sql MATCHES "\\\\ir ([a-z0-9_/]+\\.sql)")
+      set(part "${CMAKE_MATCH_1}")
+      if(NOT EXISTS "${queries_dir}/${part}")
+        message(FATAL_ERROR "query file ${path} includes ${part}, which does not exist")
+      endif()
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${queries_dir}/${part}")
+      file(READ "${queries_dir}/${part}" part_sql)
+      string(STRIP "${part_sql}" part_sql)
+      string(REPLACE "\\ir ${part}" "${part_sql}" sql "${sql}")
+    endwhile()
     string(STRIP "${sql}" sql)
     if(sql STREQUAL "")
       message(FATAL_ERROR "query file ${path} is empty")

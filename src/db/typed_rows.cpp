@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace esr::db {
@@ -40,8 +41,12 @@ struct EventColumns {
         attendee_min, attendee_max, venue, address, city, state, zip, country, region, lat, lng, status_code, extra,
         seen_at, last_delivery_id;
     std::size_t rows = 0, bytes = 0;
+    std::optional<std::int64_t> last_event_id;
+    bool repeats = false;  // an event mentioned twice (rows come in event id order)
 
     void add(const payload::EventRecord& e, const DeliveryRows& d) {
+        repeats = repeats || last_event_id == e.event_id;
+        last_event_id = e.event_id;
         event_id.add(e.event_id);
         for (auto [column, value] : {std::pair{&name, &e.name}, {&category, &e.category},
                                      {&sub_category, &e.sub_category}, {&description, &e.description},
@@ -71,7 +76,7 @@ struct EventColumns {
     }
 
     void upsert(pqxx::transaction_base& tx) && {
-        exec_prepared(tx, q::upsert_events, std::move(event_id).str(), std::move(name).str(),
+        exec_prepared(tx, repeats ? q::upsert_events : q::upsert_distinct_events, std::move(event_id).str(), std::move(name).str(),
                       std::move(category).str(), std::move(sub_category).str(), std::move(description).str(),
                       std::move(start_date).str(), std::move(end_date).str(), std::move(estimated_attendee).str(),
                       std::move(attendee_min).str(), std::move(attendee_max).str(), std::move(venue).str(),
@@ -145,6 +150,7 @@ void prepare_typed_statements(pqxx::connection_base& c) {
         tx.exec(q::create_impacts_stage.text);
     }
     prepare(c, q::upsert_events);
+    prepare(c, q::upsert_distinct_events);
     prepare(c, q::upsert_impacts);
     prepare_demand_writer(c);
     prepare(c, q::insert_demand_events);

@@ -22,6 +22,7 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace esr::test;
@@ -344,7 +345,8 @@ BOOST_AUTO_TEST_CASE(three_daemons_behind_the_upstream_site_lose_nothing_when_on
 }
 
 // The events merge at the level of its SQL: rows (one per event and delivery, as typed_rows.cpp
-// passes them) applied by upsert_events.sql, in the transactions and orders given.
+// passes them) applied by upsert_events.sql, or upsert_distinct_events.sql when each event is
+// mentioned once (as typed_rows.cpp chooses), in the transactions and orders given.
 class EventsMerge {
 public:
     struct Delivery {
@@ -352,7 +354,7 @@ public:
         std::string name, city, extra;  // "" for none (NULL)
     };
 
-    EventsMerge() : upsert_(read_file(queries() / "upsert_events.sql")) {}
+    EventsMerge() : upsert_(statement("upsert_events.sql")), upsert_distinct_(statement("upsert_distinct_events.sql")) {}
 
     /// One statement in one transaction: the mentions of `event` by `deliveries` together.
     void apply(long long event, const std::vector<Delivery>& deliveries) {
@@ -373,7 +375,8 @@ public:
         columns[20] = array([&](const Delivery& d) { return text(d.extra); });
         columns[21] = array([](const Delivery&) { return std::string("now"); });
         columns[22] = array([](const Delivery& d) { return std::to_string(d.id); });
-        tx.exec_params(upsert_, pqxx::prepare::make_dynamic_params(columns));
+        const bool repeats = deliveries.size() > 1;  // each delivery here mentions the one event
+        tx.exec_params(repeats ? upsert_ : upsert_distinct_, pqxx::prepare::make_dynamic_params(columns));
         tx.commit();
     }
 
@@ -392,6 +395,15 @@ public:
 private:
     static std::filesystem::path queries() { return std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries"; }
 
+    /// A statement's text with its parts in (cmake/embed_queries.cmake does the same at build time).
+    static std::string statement(const std::string& file) {
+        std::istringstream lines(read_file(queries() / file));
+        std::string text, line;
+        while (std::getline(lines, line))
+            text += (line.rfind("\\ir ", 0) == 0 ? read_file(queries() / line.substr(4)) : line) + "\n";
+        return text;
+    }
+
     static std::string escape(const std::string& v) {
         std::string out;
         for (char ch : v) {
@@ -402,7 +414,7 @@ private:
     }
 
     pqxx::connection c_ = db();
-    std::string upsert_;
+    std::string upsert_, upsert_distinct_;
     std::set<long long> events_;
 };
 
