@@ -212,6 +212,12 @@ Coerced<std::string> to_text(const json::value& v) {
     }
 }
 
+Coerced<std::string> to_indexed_text(const json::value& v) {
+    auto c = to_text(v);
+    if (c.value && c.value->size() > max_indexed_text_bytes) return {std::nullopt, true};
+    return c;
+}
+
 Coerced<std::string> to_date(const json::value& v) {
     if (v.is_null()) return {};
     if (!v.is_string()) return {std::nullopt, true};

@@ -28,8 +28,9 @@ void apply(const View& view, const std::vector<Rule<Record>>& rules, Record& rec
         bool bad = false;
         switch (rule->as) {
             case As::ignore: break;
-            case As::text: {
-                auto c = to_text(v);
+            case As::text:
+            case As::indexed_text: {
+                auto c = rule->as == As::indexed_text ? to_indexed_text(v) : to_text(v);
                 if (c.value) record.*(rule->text) = std::move(c.value);
                 bad = c.bad;
                 break;
@@ -92,8 +93,8 @@ DemandRecord defaults_of(const json::object& envelope) {
     View v(envelope);
     DemandRecord d;
     if (auto* x = v.find(n.demand_id); x && !x->is_structured()) d.demand_id = to_integer(*x).value;
-    if (auto* x = v.find(n.hotel_code); x && !x->is_structured()) d.hotel_code = to_text(*x).value;
-    if (auto* x = v.find(n.city); x && !x->is_structured()) d.city = to_text(*x).value;
+    if (auto* x = v.find(n.hotel_code); x && !x->is_structured()) d.hotel_code = to_indexed_text(*x).value;
+    if (auto* x = v.find(n.city); x && !x->is_structured()) d.city = to_indexed_text(*x).value;
     if (auto* x = v.find(n.country); x && !x->is_structured()) d.country = to_text(*x).value;
     if (d.hotel_code && *d.hotel_code == "0") d.hotel_code.reset();  // 0: a city-wide request
     return d;

@@ -57,7 +57,7 @@ const std::vector<Rule<EventRecord>>& event_rules() {
         attendee<E>(n.attendee),
         text(n.venue, &E::venue),
         text({"address", "venueaddress"}, &E::address),
-        text(n.city, &E::city),
+        indexed_text(n.city, &E::city),  // events_city_start_idx
         text({"state", "province"}, &E::state),
         text({"zip", "zipcode", "postalcode", "postcode"}, &E::zip),
         text(n.country, &E::country),
@@ -74,9 +74,9 @@ const std::vector<Rule<DemandRecord>>& demand_rules() {
     using D = DemandRecord;
     static const std::vector<Rule<D>> rules{
         integer(n.demand_id, &D::demand_id),
-        text(n.hotel_code, &D::hotel_code),
+        indexed_text(n.hotel_code, &D::hotel_code),  // hotel_demand's index, hotel_demand_latest's key
         text({"hotelname", "propertyname"}, &D::hotel_name),
-        text(n.city, &D::city),
+        indexed_text(n.city, &D::city),  // hotel_demand_latest_city_stay_idx
         text(n.country, &D::country),
         date(n.stay_date, &D::stay_date),
         integer(n.absolute_demand, &D::absolute_demand),

@@ -15,9 +15,11 @@ namespace esr::payload {
 
 // integer32: the column is PostgreSQL's `integer`; a value beyond it would fail the whole statement,
 // so it is NULL in the column and kept under extra["_uncoerced"] like any value that does not fit.
+// indexed_text: the column is under a btree index; a value too long for an index entry would fail
+// the whole statement, so it is NULL in the column and kept under extra["_uncoerced"] too.
 // attendee: text into estimated_attendee, and its range into attendee_min / attendee_max.
 // ignore: taken by no column and kept out of extra (the record's key, read on its own).
-enum class As { text, integer, integer32, real, date, attendee, ignore };
+enum class As { text, indexed_text, integer, integer32, real, date, attendee, ignore };
 
 template <class Record>
 struct Rule {
@@ -31,6 +33,10 @@ struct Rule {
 template <class Record>
 Rule<Record> text(Names n, std::optional<std::string> Record::*m) {
     return {std::move(n), As::text, m};
+}
+template <class Record>
+Rule<Record> indexed_text(Names n, std::optional<std::string> Record::*m) {
+    return {std::move(n), As::indexed_text, m};
 }
 template <class Record>
 Rule<Record> date(Names n, std::optional<std::string> Record::*m) {

@@ -8,6 +8,7 @@
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 
+#include <random>
 #include <thread>
 
 using namespace esr::test;
@@ -188,6 +189,45 @@ BOOST_AUTO_TEST_CASE(numbers_beyond_64_bits_and_duplicate_keys_are_kept_as_sent)
     // The typed row takes the last of the repeated keys.
     BOOST_TEST(tx.exec_params1("SELECT count(*) FROM eventsshop.events WHERE event_id = 55 AND last_delivery_id = $1",
                                id)[0].as<int>() == 1);
+}
+
+// A btree entry holds about 2.7 KB: a longer value in an indexed text column (events.city,
+// hotel_demand.hotel_code, hotel_demand_latest's key and city) would fail the statement, and the
+// delivery would keep its body but no typed row. The row is written without the value, which is
+// kept under extra._uncoerced, as a number too large for its column is.
+BOOST_AUTO_TEST_CASE(text_too_long_for_an_index_is_kept_in_extra_and_the_rows_are_written) {
+    std::mt19937 random(static_cast<unsigned>(std::rand()));
+    auto incompressible = [&](std::size_t n) {
+        std::string s;
+        for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('a' + random() % 26);
+        return s;
+    };
+    const std::string city = incompressible(3000), hotel = incompressible(3000);
+    const long long event = 770000000 + std::rand() % 1000000;
+    auto r = post("/eventsinfo", R"({"eventId": )" + std::to_string(event) + R"(, "eventName": "Long city", "city": ")" +
+                                     city + R"("})");
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    r = post("/hoteldemand", R"([{"hotelCode": ")" + hotel + R"(", "city": ")" + city +
+                                 R"(", "date": "2026-01-01", "absoluteDemand": 5}])");
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    const auto demand = json_of(r).at("delivery_id").as_int64();
+    auto c = db();
+    pqxx::nontransaction tx(c);
+    auto e = tx.exec_params("SELECT name, city IS NULL, extra->'_uncoerced'->>'city' FROM eventsshop.events "
+                            "WHERE event_id = $1", event);
+    BOOST_TEST_REQUIRE(e.size() == 1u);
+    BOOST_TEST(e[0][0].as<std::string>() == "Long city");
+    BOOST_TEST(e[0][1].as<bool>());
+    BOOST_TEST(e[0][2].as<std::string>() == city);
+    auto d = tx.exec_params("SELECT hotel_code IS NULL, city IS NULL, extra->'_uncoerced'->>'hotelCode', "
+                            "extra->'_uncoerced'->>'city', absolute_demand FROM eventsshop.hotel_demand "
+                            "WHERE delivery_id = $1", demand);
+    BOOST_TEST_REQUIRE(d.size() == 1u);
+    BOOST_TEST(d[0][0].as<bool>());
+    BOOST_TEST(d[0][1].as<bool>());
+    BOOST_TEST(d[0][2].as<std::string>() == hotel);
+    BOOST_TEST(d[0][3].as<std::string>() == city);
+    BOOST_TEST(d[0][4].as<int>() == 5);
 }
 
 BOOST_AUTO_TEST_CASE(garbled_requests_get_400_and_the_daemon_goes_on) {

@@ -26,6 +26,26 @@ BOOST_AUTO_TEST_CASE(negative_zero_is_zero) {
     }
 }
 
+// An indexed text column (events.city, a demand row's hotel code and city, an envelope's) takes
+// at most 2048 bytes: a btree entry holds about 2.7 KB and a longer value would fail the statement.
+// Past that the value is kept under extra._uncoerced (the demand envelope's stays in the body).
+BOOST_AUTO_TEST_CASE(text_for_an_indexed_column_has_a_length_limit) {
+    const std::string fits(2048, 'c'), too_long(2049, 'c');
+    auto x = of(R"([{"eventId": 1, "city": ")" + fits + R"("}, {"eventId": 2, "city": ")" + too_long + R"("}])");
+    BOOST_TEST(*event(x, 1).city == fits);
+    BOOST_TEST(!event(x, 2).city);
+    BOOST_TEST(event(x, 2).extra.at("_uncoerced").at("city").as_string() == too_long);
+    auto d = of(R"({"hotelCode": ")" + too_long + R"(", "city": ")" + too_long + R"(", "demand": [)"
+                R"({"date": "2026-01-01", "absoluteDemand": 1},)"
+                R"({"hotelCode": ")" + too_long + R"(", "city": ")" + fits + R"(", "date": "2026-01-02", "absoluteDemand": 2}]})");
+    BOOST_REQUIRE(d.demand.size() == 2u);
+    BOOST_TEST(!d.demand[0].hotel_code);
+    BOOST_TEST(!d.demand[0].city);
+    BOOST_TEST(!d.demand[1].hotel_code);
+    BOOST_TEST(*d.demand[1].city == fits);
+    BOOST_TEST(d.demand[1].extra.at("_uncoerced").at("hotelCode").as_string() == too_long);
+}
+
 BOOST_AUTO_TEST_CASE(dates) {
     BOOST_TEST(*coerce_date("2026-03-02") == "2026-03-02");
     BOOST_TEST(*coerce_date("2026-03-02T10:15:00Z") == "2026-03-02");
