@@ -1,5 +1,6 @@
 #include "demand_writer.hpp"
 
+#include "array_literal.hpp"
 #include "query.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -67,6 +68,7 @@ void DemandCopy::row(payload::DemandRecord&& r) {
     std::optional<std::string> extra;
     if (!r.extra.empty()) extra = json::serialize(r.extra);
     if (!r.demand_id || !r.hotel_code || !r.city || !r.country) ++missing_envelope_values_;
+    for (const auto& [field, key] : r.unusable_own) unusable_keys_[static_cast<std::size_t>(field)].insert(key);
     stream_ << std::make_tuple(delivery_id_, received_at_, r.demand_id, r.hotel_code, r.hotel_name, r.city, r.country,
                                r.stay_date, r.absolute_demand, r.relative_demand, r.events_registered, extra);
 }
@@ -75,9 +77,16 @@ void DemandCopy::complete(const payload::DemandRecord* late) {
     stream_.complete();
     if (!late || missing_envelope_values_ == 0) return;
     if (!late->demand_id && !late->hotel_code && !late->city && !late->country) return;
+    std::array<std::string, 4> unusable;
+    for (std::size_t f = 0; f < unusable.size(); ++f) {
+        ArrayLiteral keys;
+        for (const auto& key : unusable_keys_[f]) keys.add(key);
+        unusable[f] = std::move(keys).str();
+    }
     exec_prepared(tx_, q::fill_late_envelope_defaults, delivery_id_,
                   late->demand_id ? std::to_string(*late->demand_id) : std::string(), text_or_empty(late->hotel_code),
-                  text_or_empty(late->city), text_or_empty(late->country));
+                  text_or_empty(late->city), text_or_empty(late->country), unusable[0], unusable[1], unusable[2],
+                  unusable[3]);
 }
 
 void write_demand_latest(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at) {

@@ -10,7 +10,9 @@
 
 #include <pqxx/stream_to>
 
+#include <array>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,9 @@ private:
     std::int64_t delivery_id_;
     std::string received_at_;
     std::size_t missing_envelope_values_ = 0;
+    // Per envelope field, the keys under which rows sent a value of their own that could not be
+    // used: the late fill leaves those rows alone.
+    std::array<std::set<std::string>, 4> unusable_keys_;
 };
 
 /// hotel_demand_latest from the rows of delivery `delivery_id` already in hotel_demand.

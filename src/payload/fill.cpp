@@ -3,6 +3,9 @@
 #include "esr/payload/extract.hpp"
 #include "vendor_fields.hpp"
 
+#include <optional>
+#include <type_traits>
+
 namespace esr::payload {
 namespace json = boost::json;
 namespace {
@@ -11,6 +14,15 @@ void note_uncoerced(json::object& extra, std::string_view key, const json::value
     auto& bad = extra["_uncoerced"];
     if (!bad.is_object()) bad = json::object{};
     bad.get_object()[clean_text(key)] = clean_value(v);
+}
+
+/// The envelope field a demand rule fills, if any.
+std::optional<EnvelopeField> envelope_field(const Rule<DemandRecord>& rule) {
+    if (rule.integer == &DemandRecord::demand_id) return EnvelopeField::demand_id;
+    if (rule.text == &DemandRecord::hotel_code) return EnvelopeField::hotel_code;
+    if (rule.text == &DemandRecord::city) return EnvelopeField::city;
+    if (rule.text == &DemandRecord::country) return EnvelopeField::country;
+    return std::nullopt;
 }
 
 /// Fills `record` from `view` by `rules`; members no rule takes and not in `consumed` go to extra.
@@ -69,7 +81,10 @@ void apply(const View& view, const std::vector<Rule<Record>>& rules, Record& rec
                 break;
             }
         }
-        if (bad) note_uncoerced(record.extra, member->key(), v);
+        if (!bad) continue;
+        note_uncoerced(record.extra, member->key(), v);
+        if constexpr (std::is_same_v<Record, DemandRecord>)
+            if (auto field = envelope_field(*rule)) record.unusable_own.emplace_back(*field, clean_text(member->key()));
     }
 }
 
@@ -101,10 +116,11 @@ DemandRecord defaults_of(const json::object& envelope) {
 }
 
 void fill_missing(DemandRecord& row, const DemandRecord& defaults) {
-    if (!row.demand_id) row.demand_id = defaults.demand_id;
-    if (!row.hotel_code) row.hotel_code = defaults.hotel_code;
-    if (!row.city) row.city = defaults.city;
-    if (!row.country) row.country = defaults.country;
+    using F = EnvelopeField;
+    if (!row.demand_id && !row.sent_unusable(F::demand_id)) row.demand_id = defaults.demand_id;
+    if (!row.hotel_code && !row.sent_unusable(F::hotel_code)) row.hotel_code = defaults.hotel_code;
+    if (!row.city && !row.sent_unusable(F::city)) row.city = defaults.city;
+    if (!row.country && !row.sent_unusable(F::country)) row.country = defaults.country;
 }
 
 void merge_event(EventRecord& into, const EventRecord& from) {

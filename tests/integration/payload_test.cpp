@@ -448,6 +448,40 @@ BOOST_FIXTURE_TEST_CASE(latest_left_behind_by_a_crash_is_brought_up_to_date_at_s
     BOOST_TEST(query1("SELECT string_agg(t::text, ',' ORDER BY t::text) FROM eventsshop.hotel_demand_latest t") == before);
 }
 
+// A row's own hotel code or city that cannot be used (structured, or too long for an index) is
+// kept under extra._uncoerced, and the envelope's value must not stand in for it: row 99 is no
+// hotel's figure, least of all the envelope's hotel H1 (where it used to take 10's place in
+// hotel_demand_latest). Envelope before the rows and after them (the large lane's late fill), on
+// both lanes.
+BOOST_FIXTURE_TEST_CASE(an_unusable_own_value_is_not_replaced_by_the_envelopes, LargeLaneReceiver) {
+    const std::string rows = R"([{"hotelCode": "H1", "date": "2026-06-01", "absoluteDemand": 10},
+        {"hotelCode": ["H9"], "date": "2026-06-01", "absoluteDemand": 99},
+        {"hotelCode": "H2", "city": ")" + std::string(2100, 'c') + R"(", "date": "2026-06-01", "absoluteDemand": 5},
+        {"date": "2026-06-02", "absoluteDemand": 7}])";
+    const std::string envelope = R"("demandId": 77, "hotelCode": "H1", "city": "Paris", "country": "FR")";
+    auto check = [](Receiver& receiver, const std::string& lane) {
+        BOOST_TEST_CONTEXT(lane) {
+            BOOST_TEST(receiver.query1("SELECT string_agg(concat_ws('|', coalesce(hotel_code, '-'), coalesce(city, '-'), "
+                                       "country, absolute_demand), ',' ORDER BY absolute_demand) FROM eventsshop.hotel_demand") ==
+                       "H2|-|FR|5,H2|-|FR|5,H1|Paris|FR|7,H1|Paris|FR|7,H1|Paris|FR|10,H1|Paris|FR|10,-|Paris|FR|99,-|Paris|FR|99");
+            BOOST_TEST(receiver.query1("SELECT string_agg(hotel_code || '=' || absolute_demand, ',' ORDER BY hotel_code) "
+                                       "FROM eventsshop.hotel_demand_latest WHERE stay_date = '2026-06-01'") == "H1=10,H2=5");
+        }
+    };
+    for (const auto& body : {"{" + envelope + R"(, "demand": )" + rows + "}", R"({"demand": )" + rows + ", " + envelope + "}"}) {
+        auto r = send("/", body);
+        BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    }
+    BOOST_TEST_REQUIRE(wait_latest_applied());
+    check(*this, "large lane");
+    Receiver small;
+    for (const auto& body : {"{" + envelope + R"(, "demand": )" + rows + "}", R"({"demand": )" + rows + ", " + envelope + "}"}) {
+        auto r = small.send("/", body);
+        BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    }
+    check(small, "small lane");
+}
+
 BOOST_FIXTURE_TEST_CASE(envelope_members_after_the_rows_still_reach_them, LargeLaneReceiver) {
     auto r = send("/", R"({"demand": [{"hotelCode": 7, "date": "2026-05-01", "absoluteDemand": 5}], "demandId": 4711, "city": "Oslo"})");
     BOOST_TEST_REQUIRE(r.status == 202u, r.body);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace esr::payload {
@@ -34,6 +35,9 @@ struct ImpactRecord {
     bool operator==(const ImpactRecord&) const = default;
 };
 
+/// The fields a demand row takes from its envelope (Extraction::demand_defaults) when it has none.
+enum class EnvelopeField : std::uint8_t { demand_id, hotel_code, city, country };
+
 struct DemandRecord {
     std::optional<std::int64_t> demand_id;
     std::optional<std::string> hotel_code, hotel_name, city, country;
@@ -42,6 +46,15 @@ struct DemandRecord {
     std::optional<double> relative_demand;
     std::optional<std::int64_t> events_registered;
     boost::json::object extra;
+    /// Envelope fields this row sent but could not use, each with the key it sent (its value is
+    /// under extra._uncoerced[key]): the row has a value of its own, so the envelope's must not
+    /// stand in for it.
+    std::vector<std::pair<EnvelopeField, std::string>> unusable_own;
+    bool sent_unusable(EnvelopeField f) const {
+        for (const auto& [field, key] : unusable_own)
+            if (field == f) return true;
+        return false;
+    }
     bool operator==(const DemandRecord&) const = default;
 };
 
