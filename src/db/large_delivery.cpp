@@ -1,5 +1,6 @@
 #include "large_delivery.hpp"
 
+#include "connection.hpp"
 #include "delivery_rows.hpp"
 #include "demand_writer.hpp"
 #include "query.hpp"
@@ -9,6 +10,7 @@
 
 #include <pqxx/binarystring>
 #include <pqxx/connection_base>
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 #include <pqxx/transaction>
@@ -121,15 +123,25 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
     std::size_t applied = 0;
     for (const auto& [id, received_at, rows] : pending) {
         auto started = std::chrono::steady_clock::now();
-        pqxx::work tx(c);
-        // Another instance may be at it now, or have done it since the list was read: then it is
-        // theirs, and nothing is left to do here.
-        if (exec_prepared(tx, q::claim_latest_pending, id).empty()) continue;
-        tx.exec(q::latest_work_mem.text);  // sort a city matrix's keys in memory
-        tx.exec(q::no_statement_timeout.text);  // a year-long matrix's update is not a hung statement
-        write_demand_latest(tx, id, received_at);
-        exec_prepared(tx, q::clear_latest_pending, id);
-        tx.commit();
+        try {
+            pqxx::work tx(c);
+            // Another instance may be at it now, or have done it since the list was read: then it
+            // is theirs, and nothing is left to do here.
+            if (exec_prepared(tx, q::claim_latest_pending, id).empty()) continue;
+            tx.exec(q::latest_work_mem.text);  // sort a city matrix's keys in memory
+            tx.exec(q::no_statement_timeout.text);  // a year-long matrix's update is not a hung statement
+            write_demand_latest(tx, id, received_at);
+            exec_prepared(tx, q::clear_latest_pending, id);
+            tx.commit();
+        } catch (const pqxx::sql_error& e) {
+            // Refused for this delivery's rows (or a deadlock): it stays pending and is tried
+            // again next time, and the deliveries after it go on. A lost connection stops here.
+            if (!c.is_open()) throw;
+            log::error("hotel_demand_latest: a delivery's rows were refused; it stays pending "
+                       "(reprocess --kind hoteldemand derives it again)",
+                       {{"delivery_id", id}, {"error", first_line(e.what())}});
+            continue;
+        }
         ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},
