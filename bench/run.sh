@@ -97,10 +97,23 @@ rows=$(wc -l <"$work/matrix.tsv")
 psql -q "$url" -c "CREATE TABLE public.copy_reference (LIKE eventsshop.hotel_demand INCLUDING DEFAULTS);
   ALTER TABLE public.copy_reference ALTER delivery_id SET DEFAULT 0, ALTER observed_at SET DEFAULT now(),
     ADD PRIMARY KEY (hotel_code, stay_date);"
+# Each of the two starts from a fresh checkpoint and with no autovacuum worker at work: the small
+# runs (and the peer's) leave a few hundred MB of WAL and a million new rows behind, whose checkpoint
+# and vacuum would otherwise land in one of them by chance.
+quiet_database() {
+  local waited=0
+  while [ "$(psql -qAt "$url" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" != 0 ] &&
+        [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+  psql -q "$url" -c CHECKPOINT
+  [ "$waited" -gt 0 ] && echo "        (waited $((waited / 10)) s for autovacuum first)" >>"$work/quiet.log"
+  return 0
+}
+quiet_database
 t0=$(now)
 psql -q "$url" -c "\\copy public.copy_reference (demand_id, hotel_code, hotel_name, city, country, stay_date, absolute_demand, relative_demand, events_registered) FROM '$work/matrix.tsv'"
 copy_seconds=$(echo "$(now) - $t0" | bc -l)
 
+quiet_database
 echo 5 >"/proc/$daemon_pid/clear_refs"  # restart the peak RSS counter from the current RSS
 before_hwm=$(hwm_kb "$daemon_pid")
 t1=$(now)
@@ -163,6 +176,7 @@ ESR_CORES=$(nproc) awk -v b="$body_bytes" -v r="$rows" -v c="$copy_seconds" -v l
   printf "small:  ~1 KB deliveries, 64 connections, three runs of %d s after a warm-up; peak RSS %.1f MB\n", sec, sh/1024
   printf "stored: %d deliveries in total\n", st
 }'
+[ -f "$work/quiet.log" ] && cat "$work/quiet.log"
 for r in "${small_runs[@]}"; do echo "        $r"; done
 if [ -n "$peer_pid" ]; then
   echo "peer:   bench/peer-fastify (Fastify + node-postgres), the same small deliveries and load"
