@@ -15,7 +15,10 @@
 #include <pqxx/result>
 #include <pqxx/transaction>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
 
 namespace esr::db {
 namespace {
@@ -29,6 +32,42 @@ StoreOutcome reject(pqxx::connection_base& c, const Delivery& d, std::string cod
     }
     return StoreOutcome::rejected(std::move(code), reason);
 }
+
+/// Deliveries whose hotel_demand_latest update PostgreSQL refused, and when to try each again. The
+/// update is tried after every large delivery and every second besides; refused, it will be
+/// refused again until someone reprocesses the delivery, and for a year-long matrix each try costs
+/// seconds of database time and an error line.
+class RefusedLatest {
+public:
+    bool wait(std::int64_t id) {
+        std::lock_guard lock(mutex_);
+        auto it = refused_.find(id);
+        return it != refused_.end() && clock::now() < it->second.retry_at;
+    }
+    /// How long until the next try: a minute, doubling up to an hour.
+    std::chrono::minutes refused(std::int64_t id) {
+        std::lock_guard lock(mutex_);
+        auto [it, first] = refused_.try_emplace(id, Entry{{}, std::chrono::minutes(1)});
+        if (!first) it->second.pause = std::min(it->second.pause * 2, std::chrono::minutes(60));
+        it->second.retry_at = clock::now() + it->second.pause;
+        return it->second.pause;
+    }
+    void forget(std::int64_t id) {
+        std::lock_guard lock(mutex_);
+        refused_.erase(id);
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    struct Entry {
+        clock::time_point retry_at;
+        std::chrono::minutes pause;
+    };
+    std::mutex mutex_;
+    std::map<std::int64_t, Entry> refused_;
+};
+
+RefusedLatest refused_latest;
 
 }  // namespace
 
@@ -122,6 +161,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
     }
     std::size_t applied = 0;
     for (const auto& [id, received_at, rows] : pending) {
+        if (refused_latest.wait(id)) continue;
         auto started = std::chrono::steady_clock::now();
         try {
             pqxx::work tx(c);
@@ -137,11 +177,13 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             // Refused for this delivery's rows (or a deadlock): it stays pending and is tried
             // again next time, and the deliveries after it go on. A lost connection stops here.
             if (!c.is_open()) throw;
+            const auto pause = refused_latest.refused(id);
             log::error("hotel_demand_latest: a delivery's rows were refused; it stays pending "
                        "(reprocess --kind hoteldemand derives it again)",
-                       {{"delivery_id", id}, {"error", first_line(e.what())}});
+                       {{"delivery_id", id}, {"error", first_line(e.what())}, {"next_try_minutes", pause.count()}});
             continue;
         }
+        refused_latest.forget(id);
         ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},
@@ -151,5 +193,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
     }
     return applied;
 }
+
+void retry_latest_now(std::int64_t id) { refused_latest.forget(id); }
 
 }  // namespace esr::db

@@ -45,7 +45,12 @@ DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_i
 /// writer every path uses. The large lane runs this right after answering each one,
 /// and when it connects, so a crash in between is repaired. A delivery another instance (or a
 /// reprocess run) is applying now is left to it (claim_latest_pending.sql): each is applied once.
-/// Returns how many it applied.
+/// A delivery whose update PostgreSQL refuses stays pending and is left alone for a while (a
+/// minute, doubling up to an hour), while the others go on. Returns how many it applied.
 std::size_t apply_pending_latest(pqxx::connection_base& connection);
+
+/// Lets apply_pending_latest try delivery `id` at once, should it have been refused: its rows
+/// were just derived again.
+void retry_latest_now(std::int64_t id);
 
 }  // namespace esr::db

@@ -114,6 +114,7 @@ public:
             update_delivery(st, d.id, *derived.records, derived.records->streamed_demand > 0);
             st.commit();
             done(d, *derived.records);
+            retry_latest_now(d.id);  // refused before (say, rows derived by an older build): its new rows may pass
         } catch (const pqxx::sql_error& e) {
             if (lost(c_)) throw;
             fail(d.id, e.what());

@@ -510,8 +510,18 @@ BOOST_FIXTURE_TEST_CASE(a_delivery_whose_latest_update_fails_holds_up_no_other, 
     }
     BOOST_TEST(applied, "the second delivery's latest rows waited behind the stuck one");
     BOOST_TEST(query1("SELECT latest_pending::text FROM eventsshop.deliveries WHERE id = " + stuck) == "true");
+    // Refused once, it is not tried again at every turn of the writer (each second, by default:
+    // for a year-long matrix, seconds of database time each, and an error line each).
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const std::string log = daemon->log();
+    std::size_t refusals = 0;
+    for (auto at = log.find("a delivery's rows were refused"); at != std::string::npos;
+         at = log.find("a delivery's rows were refused", at + 1))
+        ++refusals;
+    BOOST_TEST(refusals == 1u);
     std::string out;
-    BOOST_TEST_REQUIRE(run_daemon({"reprocess", "--kind", "hoteldemand"}, &out) == 0, out);
+    // Through reprocess's large path, which brings latest up to date after each delivery it derives.
+    BOOST_TEST_REQUIRE(run_daemon({"reprocess", "--kind", "hoteldemand", "--large-body-bytes", "1"}, &out) == 0, out);
     BOOST_TEST(wait_latest_applied());
     BOOST_TEST(query1("SELECT string_agg(hotel_code || '|' || city, ',' ORDER BY hotel_code) "
                       "FROM eventsshop.hotel_demand_latest") == "S1|Oslo,S2|Rome");
