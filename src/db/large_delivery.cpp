@@ -174,9 +174,16 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             exec_prepared(tx, q::clear_latest_pending, id);
             tx.commit();
         } catch (const pqxx::sql_error& e) {
-            // Refused for this delivery's rows (or a deadlock): it stays pending and is tried
-            // again next time, and the deliveries after it go on. A lost connection stops here.
+            // Refused for this delivery's rows: it stays pending and is tried again later, and the
+            // deliveries after it go on. A lost connection stops here.
             if (!c.is_open()) throw;
+            // A deadlock, a serialization failure, an overload: the next turn will do.
+            const std::string state = e.sqlstate();
+            if (state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0) {
+                log::warning("hotel_demand_latest not brought up to date yet",
+                             {{"delivery_id", id}, {"error", first_line(e.what())}});
+                continue;
+            }
             const auto pause = refused_latest.refused(id);
             log::error("hotel_demand_latest: a delivery's rows were refused; it stays pending "
                        "(reprocess --kind hoteldemand derives it again)",
