@@ -105,7 +105,7 @@ quiet_database() {
   while [ "$(psql -qAt "$url" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" != 0 ] &&
         [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
   psql -q "$url" -c CHECKPOINT
-  [ "$waited" -gt 0 ] && echo "        (waited $((waited / 10)) s for autovacuum first)" >>"$work/quiet.log"
+  [ "$waited" -gt 0 ] && echo "        (the COPY or the matrix waited $((waited / 10)) s for autovacuum first)" >>"$work/quiet.log"
   return 0
 }
 quiet_database
@@ -166,17 +166,17 @@ done
 
 ESR_CORES=$(nproc) awk -v b="$body_bytes" -v r="$rows" -v c="$copy_seconds" -v l="$large_seconds" -v bh="$before_hwm" \
     -v lh="$large_hwm" -v ir="$idle_rss" -v ia="$idle_anon" -v rd="$(echo "$ready - $start" | bc -l)" \
-    -v ls="$latest_seconds" \
+    -v ls="$latest_seconds" -v qw="$(sed 's/$/\\n/' "$work/quiet.log" 2>/dev/null | tr -d '\n')" \
     -v st="$stored" -v sh="$small_hwm" -v sec="$seconds" 'BEGIN {
   printf "machine: %s cores, PostgreSQL 15 on the same machine, fsync on\n", ENVIRON["ESR_CORES"]
   printf "idle:   RSS %.1f MB (anonymous %.1f MB); ready %.0f ms after start\n", ir/1024, ia/1024, rd*1000
   printf "large:  %d rows, %.1f MB body: %.2f s (raw COPY of the same rows: %.2f s, ratio %.2fx)\n", r, b/1048576, l, c, l/c
   printf "        hotel_demand_latest up to date %.2f s after it was sent (%.2f s after its 202)\n", ls, ls-l
   printf "        peak RSS %.1f MB (before it: %.1f MB; target <= 2 x body + 30 MB = %.1f MB)\n", lh/1024, bh/1024, 2*b/1048576+30
+  printf "%s", qw
   printf "small:  ~1 KB deliveries, 64 connections, three runs of %d s after a warm-up; peak RSS %.1f MB\n", sec, sh/1024
   printf "stored: %d deliveries in total\n", st
 }'
-[ -f "$work/quiet.log" ] && cat "$work/quiet.log"
 for r in "${small_runs[@]}"; do echo "        $r"; done
 if [ -n "$peer_pid" ]; then
   echo "peer:   bench/peer-fastify (Fastify + node-postgres), the same small deliveries and load"
