@@ -19,6 +19,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace esr::db {
 namespace {
@@ -55,6 +56,10 @@ public:
     void forget(std::int64_t id) {
         std::lock_guard lock(mutex_);
         refused_.erase(id);
+    }
+    void keep_only(const std::set<std::int64_t>& pending) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(refused_, [&](const auto& entry) { return !pending.contains(entry.first); });
     }
 
 private:
@@ -159,6 +164,9 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
         for (const auto& row : exec_prepared(tx, q::pending_latest))
             pending.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>());
     }
+    std::set<std::int64_t> pending_ids;
+    for (const auto& p : pending) pending_ids.insert(std::get<0>(p));
+    refused_latest.keep_only(pending_ids);  // applied elsewhere (another instance, reprocess) meanwhile
     std::size_t applied = 0;
     for (const auto& [id, received_at, rows] : pending) {
         if (refused_latest.wait(id)) continue;
@@ -174,16 +182,14 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             exec_prepared(tx, q::clear_latest_pending, id);
             tx.commit();
         } catch (const pqxx::sql_error& e) {
-            // Refused for this delivery's rows: it stays pending and is tried again later, and the
-            // deliveries after it go on. A lost connection stops here.
-            if (!c.is_open()) throw;
-            // A deadlock, a serialization failure, an overload: the next turn will do.
+            // Only a refusal of this delivery's rows (cardinality, data, a constraint, a program
+            // limit such as an index entry's size) puts it off, while the deliveries after it go on.
+            // Anything else (a lock or statement timeout, a deadlock, a read-only or lost database)
+            // says the database's state, which the next delivery would meet too: the turn ends and
+            // the caller tries again at the next one.
             const std::string state = e.sqlstate();
-            if (state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0) {
-                log::warning("hotel_demand_latest not brought up to date yet",
-                             {{"delivery_id", id}, {"error", first_line(e.what())}});
-                continue;
-            }
+            auto in_class = [&](const char* cls) { return state.rfind(cls, 0) == 0; };
+            if (!c.is_open() || !(in_class("21") || in_class("22") || in_class("23") || in_class("54"))) throw;
             const auto pause = refused_latest.refused(id);
             log::error("hotel_demand_latest: a delivery's rows were refused; it stays pending "
                        "(reprocess --kind hoteldemand derives it again)",

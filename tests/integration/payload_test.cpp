@@ -8,6 +8,7 @@
 
 #include <pqxx/binarystring>
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 
 #include <random>
 #include <thread>
@@ -525,6 +526,23 @@ BOOST_FIXTURE_TEST_CASE(a_delivery_whose_latest_update_fails_holds_up_no_other, 
     BOOST_TEST(wait_latest_applied());
     BOOST_TEST(query1("SELECT string_agg(hotel_code || '|' || city, ',' ORDER BY hotel_code) "
                       "FROM eventsshop.hotel_demand_latest") == "S1|Oslo,S2|Rome");
+}
+
+// Waiting on a lock (another instance's long update, a REINDEX) past --statement-timeout's lock
+// timeout is the database's state, not the delivery's: it is tried again at the next turn, not
+// put off for a minute like rows the latest table refuses.
+BOOST_AUTO_TEST_CASE(a_lock_timeout_on_the_latest_update_is_tried_again_at_once) {
+    Receiver receiver({"--large-body-bytes", "1", "--statement-timeout", "1s"});
+    {
+        auto c = receiver.connect();
+        pqxx::work lock(c);
+        lock.exec("LOCK TABLE eventsshop.hotel_demand_latest IN SHARE MODE");
+        auto r = receiver.send("/", R"([{"hotelCode": "L1", "date": "2026-08-01", "absoluteDemand": 3}])");
+        BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the lock timeout
+    }  // released
+    BOOST_TEST(receiver.wait_latest_applied(), "the delivery was put off");
+    BOOST_TEST(receiver.daemon->log().find("rows were refused") == std::string::npos);
 }
 
 BOOST_FIXTURE_TEST_CASE(envelope_members_after_the_rows_still_reach_them, LargeLaneReceiver) {
