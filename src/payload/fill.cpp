@@ -34,7 +34,12 @@ void apply(const View& view, const std::vector<Rule<Record>>& rules, Record& rec
         for (const auto& r : rules)
             if (named(key, r.names)) rule = &r;
         if (!rule) {
-            if (!named(key, consumed)) record.extra[clean_text(member->key())] = clean_value(v);
+            if (named(key, consumed)) continue;
+            auto name = clean_text(member->key());
+            // extra._uncoerced is ours (what a column could not take; the large lane's late fill
+            // reads it): a member the vendor named so is kept inside it, under its own name.
+            if (name == "_uncoerced") note_uncoerced(record.extra, name, v);
+            else record.extra[name] = clean_value(v);
             continue;
         }
         bool bad = false;

@@ -454,18 +454,21 @@ BOOST_FIXTURE_TEST_CASE(latest_left_behind_by_a_crash_is_brought_up_to_date_at_s
 // kept under extra._uncoerced, and the envelope's value must not stand in for it: row 99 is no
 // hotel's figure, least of all the envelope's hotel H1 (where it used to take 10's place in
 // hotel_demand_latest). Envelope before the rows and after them (the large lane's late fill), on
-// both lanes.
+// both lanes; a vendor member named _uncoerced neither hides nor fakes the mark.
 BOOST_FIXTURE_TEST_CASE(an_unusable_own_value_is_not_replaced_by_the_envelopes, LargeLaneReceiver) {
     const std::string rows = R"([{"hotelCode": "H1", "date": "2026-06-01", "absoluteDemand": 10},
         {"hotelCode": ["H9"], "date": "2026-06-01", "absoluteDemand": 99},
         {"hotelCode": "H2", "city": ")" + std::string(2100, 'c') + R"(", "date": "2026-06-01", "absoluteDemand": 5},
-        {"date": "2026-06-02", "absoluteDemand": 7}])";
+        {"date": "2026-06-02", "absoluteDemand": 7},
+        {"hotelCode": [1], "_uncoerced": "x", "date": "2026-06-03", "absoluteDemand": 11},
+        {"_uncoerced": {"hotelCode": 5}, "date": "2026-06-04", "absoluteDemand": 12}])";
     const std::string envelope = R"("demandId": 77, "hotelCode": "H1", "city": "Paris", "country": "FR")";
     auto check = [](Receiver& receiver, const std::string& lane) {
         BOOST_TEST_CONTEXT(lane) {
             BOOST_TEST(receiver.query1("SELECT string_agg(concat_ws('|', coalesce(hotel_code, '-'), coalesce(city, '-'), "
                                        "country, absolute_demand), ',' ORDER BY absolute_demand) FROM eventsshop.hotel_demand") ==
-                       "H2|-|FR|5,H2|-|FR|5,H1|Paris|FR|7,H1|Paris|FR|7,H1|Paris|FR|10,H1|Paris|FR|10,-|Paris|FR|99,-|Paris|FR|99");
+                       "H2|-|FR|5,H2|-|FR|5,H1|Paris|FR|7,H1|Paris|FR|7,H1|Paris|FR|10,H1|Paris|FR|10,-|Paris|FR|11,-|Paris|FR|11,"
+                       "H1|Paris|FR|12,H1|Paris|FR|12,-|Paris|FR|99,-|Paris|FR|99");
             BOOST_TEST(receiver.query1("SELECT string_agg(hotel_code || '=' || absolute_demand, ',' ORDER BY hotel_code) "
                                        "FROM eventsshop.hotel_demand_latest WHERE stay_date = '2026-06-01'") == "H1=10,H2=5");
         }

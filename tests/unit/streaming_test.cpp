@@ -1,6 +1,7 @@
 #include "payload_test_support.hpp"
 
 #include <boost/json/memory_resource.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -307,6 +308,35 @@ BOOST_AUTO_TEST_CASE(json_numbers_are_read_to_the_nearest_double) {
     auto huge = parse_json(R"({"lat": 1e400})");
     BOOST_REQUIRE(std::holds_alternative<boost::json::value>(huge));
     BOOST_TEST(std::isinf(std::get<boost::json::value>(huge).at("lat").as_double()));
+}
+
+// Unusable own values (structured, not a number) and a vendor member named _uncoerced: both
+// extractors give the same rows and marks; no row takes the envelope's value for one of its own,
+// and the vendor's member is kept inside extra._uncoerced, which stays the daemon's.
+BOOST_AUTO_TEST_CASE(unusable_own_values_agree_between_the_extractors) {
+    const std::string body = R"({"demandId": 99, "hotelCode": "H1", "city": "Oslo", "demand": [
+        {"hotelCode": [1], "_uncoerced": "x", "date": "2026-01-01", "absoluteDemand": 1},
+        {"_uncoerced": {"hotelCode": 5}, "date": "2026-01-02", "absoluteDemand": 2},
+        {"city": {"a": 1}, "demandId": "abc", "date": "2026-01-03", "absoluteDemand": 3}],
+      "eventRecords": [{"eventId": 501, "demandId": [7], "eventName": "E", "date": "2026-01-01"},
+                       {"eventId": 502, "eventName": "F", "date": "2026-01-01"}]})";
+    auto streamed = extract_body(body, std::nullopt);
+    BOOST_REQUIRE(std::holds_alternative<Extraction>(streamed));
+    const auto& x = std::get<Extraction>(streamed);
+    const auto dom = of(body);
+    BOOST_TEST((x.demand == dom.demand));
+    BOOST_TEST((x.demand_events == dom.demand_events));
+    BOOST_REQUIRE(x.demand.size() == 3u);
+    BOOST_TEST(!x.demand[0].hotel_code);
+    BOOST_TEST(boost::json::serialize(x.demand[0].extra) == R"({"_uncoerced":{"hotelCode":[1],"_uncoerced":"x"}})");
+    BOOST_TEST(*x.demand[1].hotel_code == "H1");
+    BOOST_TEST(boost::json::serialize(x.demand[1].extra) == R"({"_uncoerced":{"_uncoerced":{"hotelCode":5}}})");
+    BOOST_TEST(!x.demand[2].city);
+    BOOST_TEST(!x.demand[2].demand_id);
+    BOOST_TEST(*x.demand[2].hotel_code == "H1");
+    BOOST_REQUIRE(x.demand_events.size() == 2u);
+    BOOST_TEST(!x.demand_events[0].demand_id);  // its own [7], not the envelope's 99
+    BOOST_TEST(*x.demand_events[1].demand_id == 99);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
