@@ -122,7 +122,10 @@ large_seconds=$(curl -s -o "$work/large.out" -w '%{time_total}' -H "Authorizatio
 large_hwm=$(hwm_kb "$daemon_pid")
 grep -q '"records"' "$work/large.out" || { echo "large delivery failed: $(cat "$work/large.out")"; exit 1; }
 # hotel_demand_latest is brought up to date after the 202: how long it trails.
-while [ "$(psql -qAt "$url" -c "SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending")" != 0 ]; do sleep 0.05; done
+until [ "$(psql -qAt "$url" -c "SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending")" = 0 ]; do
+  [ "$(echo "$(now) - $t1 > 300" | bc -l)" = 1 ] && { echo "hotel_demand_latest not up to date 300 s after the matrix; the daemon said:"; tail -20 "$work/daemon.log"; exit 1; }
+  sleep 0.05
+done
 latest_seconds=$(echo "$(now) - $t1" | bc -l)
 stored=$(psql -qAt "$url" -c "SELECT count(*) FROM eventsshop.deliveries")
 
