@@ -53,13 +53,20 @@ public:
         it->second.retry_at = clock::now() + it->second.pause;
         return it->second.pause;
     }
+    /// One more failure in a row that was not a refusal (a lock timeout, say): how many so far.
+    int failed(std::int64_t id) {
+        std::lock_guard lock(mutex_);
+        return ++failures_[id];
+    }
     void forget(std::int64_t id) {
         std::lock_guard lock(mutex_);
         refused_.erase(id);
+        failures_.erase(id);
     }
     void keep_only(const std::set<std::int64_t>& pending) {
         std::lock_guard lock(mutex_);
         std::erase_if(refused_, [&](const auto& entry) { return !pending.contains(entry.first); });
+        std::erase_if(failures_, [&](const auto& entry) { return !pending.contains(entry.first); });
     }
 
 private:
@@ -70,6 +77,7 @@ private:
     };
     std::mutex mutex_;
     std::map<std::int64_t, Entry> refused_;
+    std::map<std::int64_t, int> failures_;
 };
 
 RefusedLatest refused_latest;
@@ -182,17 +190,28 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             exec_prepared(tx, q::clear_latest_pending, id);
             tx.commit();
         } catch (const pqxx::sql_error& e) {
-            // Only a refusal of this delivery's rows (cardinality, data, a constraint, a program
-            // limit such as an index entry's size) puts it off, while the deliveries after it go on.
+            // Only a refusal of this delivery's rows puts it off, while the deliveries after it go
+            // on: what store.cpp's classify() calls the content's fault (data, a constraint, what a
+            // trigger or function raised), and a cardinality or program limit (an index entry's size).
             // Anything else (a lock or statement timeout, a deadlock, a read-only or lost database)
             // says the database's state, which the next delivery would meet too: the turn ends and
-            // the caller tries again at the next one.
+            // the caller tries again at the next one; but a delivery that fails so three times in a
+            // row is put off too, so that it cannot keep every delivery after it waiting.
             const std::string state = e.sqlstate();
             auto in_class = [&](const char* cls) { return state.rfind(cls, 0) == 0; };
-            if (!c.is_open() || !(in_class("21") || in_class("22") || in_class("23") || in_class("54"))) throw;
+            const bool refused = in_class("21") || in_class("22") || in_class("23") || in_class("54") ||
+                                 in_class("P0") || in_class("2F") || in_class("38") || in_class("39");
+            if (!c.is_open()) throw;
+            if (!refused && refused_latest.failed(id) < 3) {
+                log::warning("hotel_demand_latest: a delivery's update failed; tried again at the next turn",
+                             {{"delivery_id", id}, {"error", first_line(e.what())}});
+                throw;
+            }
             const auto pause = refused_latest.refused(id);
-            log::error("hotel_demand_latest: a delivery's rows were refused; it stays pending "
-                       "(reprocess --kind hoteldemand derives it again)",
+            log::error(refused ? "hotel_demand_latest: a delivery's rows were refused; it stays pending "
+                                 "(reprocess --kind hoteldemand derives it again)"
+                               : "hotel_demand_latest: a delivery's update failed three times in a row; it stays "
+                                 "pending",
                        {{"delivery_id", id}, {"error", first_line(e.what())}, {"next_try_minutes", pause.count()}});
             continue;
         }

@@ -113,10 +113,10 @@ public:
     void demand_event(const View& row, const json::object* envelope) {
         DemandEventRecord r;
         fill(row, r);
-        // The envelope's demandId for a record that sent none; one it sent but could not use
-        // (kept under extra._uncoerced) is its own all the same.
-        const auto* own = row.find(sent().demand_id);
-        if (envelope && !r.demand_id && (!own || own->is_null())) r.demand_id = envelope_defaults(*envelope).demand_id;
+        // The envelope's demandId for a record that has none; one it sent but could not use (kept
+        // under extra._uncoerced) is its own all the same.
+        if (envelope && !r.demand_id && !sent_unusable(r.extra, sent().demand_id))
+            r.demand_id = envelope_defaults(*envelope).demand_id;
         out_.demand_events.push_back(std::move(r));
         event(row, sent().any_date);  // the event itself, without its occurrence date
     }

@@ -117,7 +117,17 @@ DemandRecord defaults_of(const json::object& envelope) {
     if (auto* x = v.find(n.city); x && !x->is_structured()) d.city = to_indexed_text(*x).value;
     if (auto* x = v.find(n.country); x && !x->is_structured()) d.country = to_text(*x).value;
     if (d.hotel_code && *d.hotel_code == "0") d.hotel_code.reset();  // 0: a city-wide request
+    for (auto* field : {&d.hotel_code, &d.city, &d.country})
+        if (*field && (*field)->empty()) field->reset();  // "": none, on both lanes (the large one sends none so)
     return d;
+}
+
+bool sent_unusable(const json::object& extra, const Names& names) {
+    const auto* kept = extra.if_contains("_uncoerced");
+    if (!kept || !kept->is_object()) return false;
+    for (const auto& member : kept->get_object())
+        if (named(normalize_key(member.key()), names)) return true;
+    return false;
 }
 
 void fill_missing(DemandRecord& row, const DemandRecord& defaults) {

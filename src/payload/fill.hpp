@@ -19,6 +19,9 @@ DemandRecord demand_row(const View& row, const DemandRecord* defaults);
 /// What an envelope says for every demand row that does not say otherwise: only its own scalars
 /// (its arrays are the records themselves).
 DemandRecord defaults_of(const boost::json::object& envelope);
+/// Whether a record kept a value sent under one of `names` in extra._uncoerced: it sent one of its
+/// own, which a column could not take.
+bool sent_unusable(const boost::json::object& extra, const Names& names);
 void fill_missing(DemandRecord& row, const DemandRecord& defaults);
 
 }  // namespace esr::payload

@@ -531,6 +531,30 @@ BOOST_FIXTURE_TEST_CASE(a_delivery_whose_latest_update_fails_holds_up_no_other, 
                       "FROM eventsshop.hotel_demand_latest") == "S1|Oslo,S2|Rome");
 }
 
+// What a trigger raises over one delivery's latest rows (P0001) is that delivery's refusal too:
+// the deliveries after it go on.
+BOOST_FIXTURE_TEST_CASE(a_trigger_refusing_one_deliverys_latest_rows_holds_up_no_other, LargeLaneReceiver) {
+    {
+        auto c = connect();
+        pqxx::nontransaction tx(c);
+        tx.exec(R"(CREATE FUNCTION public.esr_refuse_t1() RETURNS trigger LANGUAGE plpgsql AS $$
+                   BEGIN IF NEW.hotel_code = 'T1' THEN RAISE EXCEPTION 'no T1 here'; END IF; RETURN NEW; END $$;
+                   CREATE TRIGGER esr_refuse_t1 BEFORE INSERT OR UPDATE ON eventsshop.hotel_demand_latest
+                   FOR EACH ROW EXECUTE FUNCTION public.esr_refuse_t1())");
+    }
+    for (const char* hotel : {"T1", "T2"}) {
+        auto r = send("/", std::string(R"([{"hotelCode": ")") + hotel + R"(", "date": "2026-09-01", "absoluteDemand": 1}])");
+        BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    }
+    bool applied = false;
+    for (int i = 0; i < 100 && !applied; ++i) {
+        applied = query1("SELECT count(*) FROM eventsshop.hotel_demand_latest WHERE hotel_code = 'T2'") == "1";
+        if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    BOOST_TEST(applied, "T2's latest rows waited behind T1's");
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending") == "1");
+}
+
 // Waiting on a lock (another instance's long update, a REINDEX) past --statement-timeout's lock
 // timeout is the database's state, not the delivery's: it is tried again at the next turn, not
 // put off for a minute like rows the latest table refuses.
@@ -542,7 +566,7 @@ BOOST_AUTO_TEST_CASE(a_lock_timeout_on_the_latest_update_is_tried_again_at_once)
         lock.exec("LOCK TABLE eventsshop.hotel_demand_latest IN SHARE MODE");
         auto r = receiver.send("/", R"([{"hotelCode": "L1", "date": "2026-08-01", "absoluteDemand": 3}])");
         BOOST_TEST_REQUIRE(r.status == 202u, r.body);
-        std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the lock timeout
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the lock timeout, once
     }  // released
     BOOST_TEST(receiver.wait_latest_applied(), "the delivery was put off");
     BOOST_TEST(receiver.daemon->log().find("rows were refused") == std::string::npos);

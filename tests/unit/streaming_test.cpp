@@ -319,7 +319,9 @@ BOOST_AUTO_TEST_CASE(unusable_own_values_agree_between_the_extractors) {
         {"_uncoerced": {"hotelCode": 5}, "date": "2026-01-02", "absoluteDemand": 2},
         {"city": {"a": 1}, "demandId": "abc", "date": "2026-01-03", "absoluteDemand": 3}],
       "eventRecords": [{"eventId": 501, "demandId": [7], "eventName": "E", "date": "2026-01-01"},
-                       {"eventId": 502, "eventName": "F", "date": "2026-01-01"}]})";
+                       {"eventId": 502, "eventName": "F", "date": "2026-01-01"},
+                       {"eventId": 503, "demandId": null, "demand_id": [8], "eventName": "G", "date": "2026-01-01"},
+                       {"eventId": 504, "demandId": "", "eventName": "H", "date": "2026-01-01"}]})";
     auto streamed = extract_body(body, std::nullopt);
     BOOST_REQUIRE(std::holds_alternative<Extraction>(streamed));
     const auto& x = std::get<Extraction>(streamed);
@@ -334,9 +336,18 @@ BOOST_AUTO_TEST_CASE(unusable_own_values_agree_between_the_extractors) {
     BOOST_TEST(!x.demand[2].city);
     BOOST_TEST(!x.demand[2].demand_id);
     BOOST_TEST(*x.demand[2].hotel_code == "H1");
-    BOOST_REQUIRE(x.demand_events.size() == 2u);
+    BOOST_REQUIRE(x.demand_events.size() == 4u);
     BOOST_TEST(!x.demand_events[0].demand_id);  // its own [7], not the envelope's 99
     BOOST_TEST(*x.demand_events[1].demand_id == 99);
+    BOOST_TEST(!x.demand_events[2].demand_id);  // its own [8], whichever spelling comes first
+    BOOST_TEST(*x.demand_events[3].demand_id == 99);  // "" is none, as for a demand row
+    // An envelope's "" is none on both lanes (the large lane's late fill takes "" for none).
+    auto empty = std::get<Extraction>(extract_body(R"({"demand": [{"date": "2026-01-01", "absoluteDemand": 1}],
+                                                        "hotelCode": "", "city": "", "country": "NO"})", std::nullopt));
+    BOOST_REQUIRE(empty.demand.size() == 1u);
+    BOOST_TEST(!empty.demand[0].hotel_code);
+    BOOST_TEST(!empty.demand[0].city);
+    BOOST_TEST(*empty.demand[0].country == "NO");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
