@@ -97,13 +97,15 @@ rows=$(wc -l <"$work/matrix.tsv")
 psql -q "$url" -c "CREATE TABLE public.copy_reference (LIKE eventsshop.hotel_demand INCLUDING DEFAULTS);
   ALTER TABLE public.copy_reference ALTER delivery_id SET DEFAULT 0, ALTER observed_at SET DEFAULT now(),
     ADD PRIMARY KEY (hotel_code, stay_date);"
-# Each of the two starts from a fresh checkpoint and with no autovacuum worker at work: the small
+# Each of the two starts from a fresh checkpoint, a VACUUM and no autovacuum worker at work: the small
 # runs (and the peer's) leave a few hundred MB of WAL and a million new rows behind, whose checkpoint
 # and vacuum would otherwise land in one of them by chance.
 quiet_database() {
   local waited=0
   while [ "$(psql -qAt "$url" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" != 0 ] &&
         [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+  # and leave autovacuum nothing to start on meanwhile (the COPY's own 182,500 rows, say)
+  psql -q "$url" -c "VACUUM (ANALYZE)"
   psql -q "$url" -c CHECKPOINT
   [ "$waited" -gt 0 ] && echo "        (the COPY or the matrix waited $((waited / 10)) s for autovacuum first)" >>"$work/quiet.log"
   return 0
