@@ -2,6 +2,7 @@
 
 #include "esr/auth.hpp"
 #include "esr/encoding.hpp"
+#include "esr/heap.hpp"
 #include "esr/config_loader.hpp"
 #include "esr/db/delivery_writer.hpp"
 #include "esr/db/migrations.hpp"
@@ -330,6 +331,7 @@ int run_serve(const std::vector<std::string>& args) {
                   args);
     if (l.exit_code >= 0) return l.exit_code;
     const Config& config = l.loaded.config;
+    heap::return_large_blocks();
 
     // Every connection is a descriptor, and so are the spool, PostgreSQL's and the log's: a limit
     // below --max-connections would turn a busy moment into failed accepts.

@@ -5,6 +5,7 @@
 #include "store.hpp"
 #include "esr/config.hpp"
 #include "esr/address.hpp"
+#include "esr/heap.hpp"
 #include "esr/log.hpp"
 #include "esr/spool/spool.hpp"
 
@@ -228,7 +229,11 @@ void DeliveryWriter::run_writer(Lane& lane) {
         }
         std::vector<Delivery> deliveries;
         deliveries.reserve(batch.size());
-        for (auto& p : batch) deliveries.push_back(std::move(p.delivery));
+        std::size_t batch_bytes = 0;
+        for (auto& p : batch) {
+            batch_bytes += p.delivery.body.size();
+            deliveries.push_back(std::move(p.delivery));
+        }
         auto started = std::chrono::steady_clock::now();
         auto result = store(*connection, deliveries);
         if (metrics_)
@@ -237,6 +242,13 @@ void DeliveryWriter::run_writer(Lane& lane) {
         if (result.connection_lost) connection.reset();
         answer(batch, result.outcomes);
         bring_latest_up_to_date();  // after the answer: the derived table need not hold it up
+        if (large) {
+            // What a large delivery freed goes back to the system, and a connection that sent one
+            // over 8 MiB is closed (the next turn opens another): libpq keeps its send buffer as
+            // large as the largest message it sent, for as long as the connection lives.
+            heap::release_free_pages();
+            if (batch_bytes >= 8u << 20) connection.reset();
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #include "demand_writer.hpp"
 #include "query.hpp"
 #include "typed_rows.hpp"
+#include "esr/heap.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"
 
@@ -143,6 +144,9 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
             const std::string reason = std::move(derived.records->reason);
             const bool demand_streamed = derived.records->streamed_demand > 0;
             derived.records.reset();
+            // Their strings were small blocks in the heap: its free pages go back before the body's
+            // two copies (libpqxx's, then libpq's message) are made, so the peak holds only one set.
+            heap::release_free_pages();
             pqxx::binarystring body(d.body.data(), d.body.size());
             std::string().swap(d.body);  // libpqxx's copy is enough from here
             try {
