@@ -69,8 +69,16 @@ void DemandCopy::row(payload::DemandRecord&& r) {
     if (!r.extra.empty()) extra = json::serialize(r.extra);
     if (!r.demand_id || !r.hotel_code || !r.city || !r.country) ++missing_envelope_values_;
     for (const auto& [field, key] : r.unusable_own) unusable_keys_[static_cast<std::size_t>(field)].insert(key);
-    stream_ << std::make_tuple(delivery_id_, received_at_, r.demand_id, r.hotel_code, r.hotel_name, r.city, r.country,
-                               r.stay_date, r.absolute_demand, r.relative_demand, r.events_registered, extra);
+    row_.clear();
+    row_.add(delivery_id_);
+    row_.add(received_at_);
+    row_.add(r.demand_id);
+    for (const auto* text : {&r.hotel_code, &r.hotel_name, &r.city, &r.country, &r.stay_date}) row_.add(*text);
+    row_.add(r.absolute_demand);
+    row_.add(r.relative_demand);
+    row_.add(r.events_registered);
+    row_.add(extra);
+    stream_ << std::tie(row_);
 }
 
 void DemandCopy::complete(const payload::DemandRecord* late) {

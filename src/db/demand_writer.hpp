@@ -5,6 +5,7 @@
 // or streamed from the parser through COPY (DemandCopy), and hotel_demand_latest from either,
 // always through write_demand_latest.sql, so every path chooses the newest row alike.
 
+#include "copy_row.hpp"
 #include "esr/payload/extract.hpp"
 #include "esr/payload/records.hpp"
 
@@ -44,6 +45,7 @@ public:
 private:
     pqxx::transaction_base& tx_;
     pqxx::stream_to stream_;
+    CopyRow row_;  // the row being written, its buffer kept for the next
     std::int64_t delivery_id_;
     std::string received_at_;
     std::size_t missing_envelope_values_ = 0;

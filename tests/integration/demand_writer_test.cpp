@@ -93,4 +93,38 @@ BOOST_FIXTURE_TEST_CASE(small_lane_large_lane_and_reprocess_choose_the_same_newe
     }
 }
 
+// What COPY's text format gives a meaning to (tab, newline, carriage return, backslash, \N, \.)
+// and numbers at the edge of their types: the large lane's COPY must store what the small lane's
+// INSERT stores, character for character and bit for bit.
+BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_by_insert, Receiver) {
+    const std::string body = R"({"demand": [
+      {"hotelCode": "T\tab", "hotelName": "New\nline and\rreturn", "city": "Back\\slash\\", "country": "\\N",
+       "date": "2026-06-01", "absoluteDemand": 9223372036854775807, "relativeDemand": 0.1, "eventsRegistered": -3,
+       "demandId": -9223372036854775807, "note": "\\.", "more": {"q": "\"quoted\"\t\\", "u": "\u00e9\u2713\ud83d\ude00"}},
+      {"hotelCode": "\\.", "hotelName": "\u00c5se \u2713", "city": "\\\\N", "country": "a\\tb",
+       "date": "2026-06-02", "absoluteDemand": -1, "relativeDemand": 123456789.12345679, "eventsRegistered": 0},
+      {"hotelCode": "H3", "date": "2026-06-03", "relativeDemand": 1e-300, "absoluteDemand": 0},
+      {"hotelCode": "H4", "date": "2026-06-04", "relativeDemand": -0.0, "hotelName": ""},
+      {"hotelCode": "H5", "date": "2026-06-05", "relativeDemand": 1.7976931348623157e308, "extraField": [1, 2.5, null]}
+    ]})";
+    const std::string rows_sql =
+        "SELECT string_agg(row(hotel_code, hotel_name, city, country, stay_date, demand_id, absolute_demand, "
+        "relative_demand::text, float8send(relative_demand), events_registered, extra::text)::text, E'\\n' "
+        "ORDER BY stay_date) FROM eventsshop.hotel_demand";
+    BOOST_TEST_REQUIRE(body.size() < large_from);
+    auto r = post("/hoteldemand", body);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    const std::string small_lane = query1(rows_sql);
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand") == "5");
+    BOOST_TEST(query1("SELECT hotel_name FROM eventsshop.hotel_demand WHERE stay_date = '2026-06-01'") ==
+               "New\nline and\rreturn");
+    BOOST_TEST(query1("SELECT city || '|' || country FROM eventsshop.hotel_demand WHERE stay_date = '2026-06-01'") ==
+               "Back\\slash\\|\\N");
+
+    forget_everything();
+    r = post("/hoteldemand", std::string(large_from, ' ') + body);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    BOOST_TEST(query1(rows_sql) == small_lane);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
