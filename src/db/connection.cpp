@@ -108,6 +108,10 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::str
     std::string conninfo = with_connection_defaults(url);
     if (!password.empty() && !names_a_password(url)) conninfo += " password=" + quoted(password.c_str());
     auto c = std::make_unique<pqxx::connection>(conninfo);
+    // Every text this daemon sends is UTF-8 (the bodies' own encoding): another client_encoding,
+    // from PGCLIENTENCODING, the URL or ALTER ROLE ... SET, would have PostgreSQL convert it from
+    // that encoding, storing other characters than the vendor sent.
+    c->set_client_encoding("UTF8");
     c->set_variable("application_name", "'eventsshop-receiver " + purpose + "'");
     if (statement_timeout) {
         c->set_variable("statement_timeout", std::to_string(statement_timeout->count()));

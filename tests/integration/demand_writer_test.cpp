@@ -103,7 +103,8 @@ BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_b
        "demandId": -9223372036854775807, "note": "\\.", "more": {"q": "\"quoted\"\t\\", "u": "\u00e9\u2713\ud83d\ude00"}},
       {"hotelCode": "\\.", "hotelName": "\u00c5se \u2713", "city": "\\\\N", "country": "a\\tb",
        "date": "2026-06-02", "absoluteDemand": -1, "relativeDemand": 123456789.12345679, "eventsRegistered": 0},
-      {"hotelCode": "H3", "date": "2026-06-03", "relativeDemand": 1e-300, "absoluteDemand": 0},
+      {"hotelCode": "H3", "date": "2026-06-03", "relativeDemand": 1e-300, "absoluteDemand": 0,
+       "hotelName": "\u0001\u0008\u000b\u000c\u007f \u00e9\\t\u00e9\\"},
       {"hotelCode": "H4", "date": "2026-06-04", "relativeDemand": -0.0, "hotelName": ""},
       {"hotelCode": "H5", "date": "2026-06-05", "relativeDemand": 1.7976931348623157e308, "extraField": [1, 2.5, null]}
     ]})";
@@ -125,6 +126,25 @@ BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_b
     r = post("/hoteldemand", std::string(large_from, ' ') + body);
     BOOST_TEST_REQUIRE(r.status == 202u, r.body);
     BOOST_TEST(query1(rows_sql) == small_lane);
+}
+
+// The bodies are UTF-8 (RFC 8259), and so is every text the daemon sends PostgreSQL: a
+// client_encoding named elsewhere (PGCLIENTENCODING, the URL, ALTER ROLE ... SET) must not make
+// PostgreSQL convert them from another encoding, on either lane.
+BOOST_FIXTURE_TEST_CASE(text_is_stored_as_sent_whatever_client_encoding_is_named_elsewhere, Receiver) {
+    env["PGCLIENTENCODING"] = "LATIN1";
+    crash_and_restart();
+    const std::string body = R"({"demand": [{"hotelCode": "H1", "hotelName": "\u00c5se \u2713 caf\u00e9",
+      "city": "\u6771\u4eac\\.", "date": "2026-06-01", "absoluteDemand": 1, "note": "\u00e9"}]})";
+    for (std::size_t padding : {std::size_t(0), large_from}) {
+        BOOST_TEST_CONTEXT((padding ? "large lane" : "small lane")) {
+            forget_everything();
+            auto r = post("/hoteldemand", std::string(padding, ' ') + body);
+            BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+            BOOST_TEST(query1("SELECT hotel_name || '|' || city || '|' || (extra->>'note') FROM eventsshop.hotel_demand") ==
+                       "\u00c5se \u2713 caf\u00e9|\u6771\u4eac\\.|\u00e9");
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
