@@ -4,7 +4,8 @@
 // a prepared statement as one text array per column and come out of unnest() as rows, in the same
 // round trip as the statement (a COPY into a stage table takes two more).
 
-#include <charconv>
+#include "number_text.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,9 +42,7 @@ private:
     template <class Number>
     void add_number(Number v) {
         separate();
-        char digits[32];
-        auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-        out_.append(digits, end);
+        append_number(out_, v);
     }
     void separate() {
         if (out_.size() > 1) out_ += ',';

@@ -5,9 +5,10 @@
 // each field of each row into strings of its own and escapes it a character at a time
 // (TypedCopyEscaper, 14% of the daemon's CPU for a matrix under perf).
 
+#include "number_text.hpp"
+
 #include <pqxx/stream_to>
 
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -65,9 +66,7 @@ private:
     template <class Number>
     void add_number(Number v) {
         separate();
-        char digits[32];
-        auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-        out_.append(digits, end);
+        append_number(out_, v);
     }
     void separate() {
         if (fields_++ > 0) out_ += '\t';
