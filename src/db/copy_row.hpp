@@ -9,7 +9,6 @@
 
 #include <pqxx/stream_to>
 
-#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,11 +31,7 @@ public:
         out_.append(v.data() + plain_from, v.size() - plain_from);
     }
     void add(std::int64_t v) { add_number(v); }
-    void add(double v) {
-        if (std::isfinite(v)) return add_number(v);  // the shortest text that reads back the same double
-        separate();
-        out_ += std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
-    }
+    void add(double v) { add_number(v); }  // the shortest text that reads back the same double
     template <class T>
     void add(const std::optional<T>& v) {
         v ? add(*v) : add_null();

@@ -88,13 +88,18 @@ struct Receiver : Site {
         return run(argv, env, out);
     }
 
-    // The large lane brings hotel_demand_latest up to date just after it answers.
-    bool wait_latest_applied() {
+    /// Polls `sql` for up to ten seconds until it answers `expected`.
+    bool wait_until(const std::string& sql, const std::string& expected) {
         for (int i = 0; i < 100; ++i) {
-            if (query1("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending") == "0") return true;
+            if (query1(sql) == expected) return true;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         return false;
+    }
+    // The large lane brings hotel_demand_latest up to date just after it answers.
+    bool wait_latest_applied() { return wait_until("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending", "0"); }
+    bool wait_latest_has(const std::string& hotel_code) {
+        return wait_until("SELECT count(*) FROM eventsshop.hotel_demand_latest WHERE hotel_code = '" + hotel_code + "'", "1");
     }
 
     /// Every sample, in order, each acknowledged.
@@ -507,12 +512,7 @@ BOOST_FIXTURE_TEST_CASE(a_delivery_whose_latest_update_fails_holds_up_no_other, 
     }
     auto second = send("/", R"([{"hotelCode": "S2", "city": "Rome", "date": "2026-07-01", "absoluteDemand": 2}])");
     BOOST_TEST_REQUIRE(second.status == 202u, second.body);
-    bool applied = false;
-    for (int i = 0; i < 100 && !applied; ++i) {
-        applied = query1("SELECT count(*) FROM eventsshop.hotel_demand_latest WHERE hotel_code = 'S2'") == "1";
-        if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    BOOST_TEST(applied, "the second delivery's latest rows waited behind the stuck one");
+    BOOST_TEST(wait_latest_has("S2"), "the second delivery's latest rows waited behind the stuck one");
     BOOST_TEST(query1("SELECT latest_pending::text FROM eventsshop.deliveries WHERE id = " + stuck) == "true");
     // Refused once, it is not tried again at every turn of the writer (each second, by default:
     // for a year-long matrix, seconds of database time each, and an error line each).
@@ -546,12 +546,7 @@ BOOST_FIXTURE_TEST_CASE(a_trigger_refusing_one_deliverys_latest_rows_holds_up_no
         auto r = send("/", std::string(R"([{"hotelCode": ")") + hotel + R"(", "date": "2026-09-01", "absoluteDemand": 1}])");
         BOOST_TEST_REQUIRE(r.status == 202u, r.body);
     }
-    bool applied = false;
-    for (int i = 0; i < 100 && !applied; ++i) {
-        applied = query1("SELECT count(*) FROM eventsshop.hotel_demand_latest WHERE hotel_code = 'T2'") == "1";
-        if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    BOOST_TEST(applied, "T2's latest rows waited behind T1's");
+    BOOST_TEST(wait_latest_has("T2"), "T2's latest rows waited behind T1's");
     BOOST_TEST(query1("SELECT count(*) FROM eventsshop.deliveries WHERE latest_pending") == "1");
 }
 
