@@ -9,7 +9,10 @@
 #include <pqxx/connection_base>
 #include <pqxx/transaction_base>
 
+#include <functional>
+#include <limits>
 #include <optional>
+#include <stdexcept>
 
 namespace esr::db {
 namespace {
@@ -55,34 +58,37 @@ void write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const st
     exec_prepared(tx, q::write_demand_latest, delivery_id, received_at, json_rows);
 }
 
-DemandCopy::DemandCopy(pqxx::transaction_base& tx, std::int64_t delivery_id, std::string received_at)
+DemandCopy::DemandCopy(pqxx::dbtransaction& tx, std::int64_t delivery_id, const std::string& received_at)
     : tx_(tx),
-      stream_(tx, "eventsshop.hotel_demand",
-              std::vector<std::string>{"delivery_id", "observed_at", "demand_id", "hotel_code", "hotel_name", "city",
-                                       "country", "stay_date", "absolute_demand", "relative_demand",
-                                       "events_registered", "extra"}),
       delivery_id_(delivery_id),
-      received_at_(std::move(received_at)) {}
+      observed_at_(BinaryCopy::timestamptz_microseconds(tx, received_at)),
+      copy_(tx, "eventsshop.hotel_demand",
+            {"delivery_id", "observed_at", "demand_id", "hotel_code", "hotel_name", "city", "country", "stay_date",
+             "absolute_demand", "relative_demand", "events_registered", "extra"}) {}
 
 void DemandCopy::row(payload::DemandRecord&& r) {
-    std::optional<std::string> extra;
-    if (!r.extra.empty()) extra = json::serialize(r.extra);
     if (!r.demand_id || !r.hotel_code || !r.city || !r.country) ++missing_envelope_values_;
     for (const auto& [field, key] : r.unusable_own) unusable_keys_[static_cast<std::size_t>(field)].insert(key);
-    row_.clear();
-    row_.add(delivery_id_);
-    row_.add(received_at_);
-    row_.add(r.demand_id);
-    for (const auto* text : {&r.hotel_code, &r.hotel_name, &r.city, &r.country, &r.stay_date}) row_.add(*text);
-    row_.add(r.absolute_demand);
-    row_.add(r.relative_demand);
-    row_.add(r.events_registered);
-    row_.add(extra);
-    stream_ << std::tie(row_);
+    auto add = [this](const auto& v, auto adder) { v ? std::invoke(adder, copy_, *v) : copy_.add_null(); };
+    copy_.begin_row(12);
+    copy_.add_bigint(delivery_id_);
+    copy_.add_timestamptz(observed_at_);
+    add(r.demand_id, &BinaryCopy::add_bigint);
+    for (const auto* text : {&r.hotel_code, &r.hotel_name, &r.city, &r.country}) add(*text, &BinaryCopy::add_text);
+    add(r.stay_date, &BinaryCopy::add_date);
+    add(r.absolute_demand, &BinaryCopy::add_bigint);
+    add(r.relative_demand, &BinaryCopy::add_double);
+    add(r.events_registered, [](BinaryCopy& c, std::int64_t v) {
+        // The parser keeps it within the column's integer (vendor_fields: integer32).
+        if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
+            throw std::logic_error("eventsRegistered outside integer reached the COPY");
+        c.add_integer(static_cast<std::int32_t>(v));
+    });
+    r.extra.empty() ? copy_.add_null() : copy_.add_jsonb(json::serialize(r.extra));
 }
 
 void DemandCopy::complete(const payload::DemandRecord* late) {
-    stream_.complete();
+    copy_.complete();
     if (!late || missing_envelope_values_ == 0) return;
     if (!late->demand_id && !late->hotel_code && !late->city && !late->country) return;
     std::array<std::string, 4> unusable;

@@ -5,11 +5,9 @@
 // or streamed from the parser through COPY (DemandCopy), and hotel_demand_latest from either,
 // always through write_demand_latest.sql, so every path chooses the newest row alike.
 
-#include "copy_row.hpp"
+#include "binary_copy.hpp"
 #include "esr/payload/extract.hpp"
 #include "esr/payload/records.hpp"
-
-#include <pqxx/stream_to>
 
 #include <array>
 #include <cstdint>
@@ -19,6 +17,7 @@
 
 namespace pqxx {
 class connection_base;
+class dbtransaction;
 class transaction_base;
 }  // namespace pqxx
 
@@ -31,23 +30,22 @@ void prepare_demand_writer(pqxx::connection_base& connection);
 void write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
                   const std::vector<payload::DemandRecord>& rows);
 
-/// Demand rows straight from the parser into hotel_demand through COPY, in the delivery's
+/// Demand rows straight from the parser into hotel_demand through a binary COPY, in the delivery's
 /// transaction (the large lane). complete() ends the COPY, then gives rows streamed before the
 /// envelope named its demandId, hotelCode, city or country those values. hotel_demand_latest is
 /// written afterwards, by write_demand_latest.
 class DemandCopy final : public payload::DemandRowSink {
 public:
-    DemandCopy(pqxx::transaction_base& tx, std::int64_t delivery_id, std::string received_at);
+    DemandCopy(pqxx::dbtransaction& tx, std::int64_t delivery_id, const std::string& received_at);
     void row(payload::DemandRecord&& r) override;
     /// Ends the COPY. With `late_defaults` (the envelope's values), fills the rows that lacked them.
     void complete(const payload::DemandRecord* late_defaults = nullptr);
 
 private:
     pqxx::transaction_base& tx_;
-    pqxx::stream_to stream_;
-    CopyRow row_;  // the row being written, its buffer kept for the next
     std::int64_t delivery_id_;
-    std::string received_at_;
+    std::int64_t observed_at_;  // received_at, as BinaryCopy::add_timestamptz takes it
+    BinaryCopy copy_;
     std::size_t missing_envelope_values_ = 0;
     // Per envelope field, the keys under which rows sent a value of their own that could not be
     // used: the late fill leaves those rows alone.

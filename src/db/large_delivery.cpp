@@ -92,7 +92,7 @@ void prepare_large_delivery(pqxx::connection_base& c) {
     prepare(c, q::claim_latest_pending);
 }
 
-DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+DerivedRows derive_streaming(pqxx::dbtransaction& tx, std::int64_t delivery_id, const std::string& received_at,
                              std::string_view body, std::optional<Kind> declared, const std::string& path) {
     DerivedRows out;
     DemandCopy rows(tx, delivery_id, received_at);

@@ -10,7 +10,7 @@
 
 namespace pqxx {
 class connection_base;
-class transaction_base;
+class dbtransaction;
 }  // namespace pqxx
 
 namespace esr::db {
@@ -19,8 +19,8 @@ namespace esr::db {
 void prepare_large_delivery(pqxx::connection_base& connection);
 
 /// Stores a delivery whose body was not parsed on the network thread (a large one): parses it here
-/// in one pass, streaming its demand rows through COPY into a staging table, then moves them into
-/// hotel_demand and hotel_demand_latest set-wise, all in the transaction that stores the body. A
+/// in one pass, streaming its demand rows through COPY into hotel_demand, in the transaction that
+/// stores the body (hotel_demand_latest follows, by apply_pending_latest below). A
 /// body that is not JSON or not its path's kind is kept in rejected_deliveries instead (only when
 /// `keep_refused`), and the outcome says why. Database errors propagate to the caller, with
 /// `delivery` as it came. No statement timeout applies: the body's parse runs inside the COPY.
@@ -37,7 +37,7 @@ struct DerivedRows {
     std::optional<payload::Extraction> records;  // empty: refused, as below
     Refusal refused;
 };
-DerivedRows derive_streaming(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+DerivedRows derive_streaming(pqxx::dbtransaction& tx, std::int64_t delivery_id, const std::string& received_at,
                              std::string_view body, std::optional<Kind> declared, const std::string& path);
 
 /// Brings hotel_demand_latest up to date with the large deliveries committed without it (their

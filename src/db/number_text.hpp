@@ -1,6 +1,6 @@
 #pragma once
 
-// Numbers as text for PostgreSQL, in array literals and COPY lines alike.
+// Numbers as text for PostgreSQL's array literals.
 
 #include <charconv>
 #include <string>

@@ -93,9 +93,10 @@ BOOST_FIXTURE_TEST_CASE(small_lane_large_lane_and_reprocess_choose_the_same_newe
     }
 }
 
-// What COPY's text format gives a meaning to (tab, newline, carriage return, backslash, \N, \.)
-// and numbers at the edge of their types: the large lane's COPY must store what the small lane's
-// INSERT stores, character for character and bit for bit.
+// What COPY's text format gives a meaning to (tab, newline, carriage return, backslash, \N, \.),
+// numbers and dates at the edge of their types, JSON in extra: the large lane's binary COPY must
+// store what the small lane's INSERT stores, character for character and bit for bit, each row
+// observed at its delivery's received_at to the microsecond.
 BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_by_insert, Receiver) {
     const std::string body = R"({"demand": [
       {"hotelCode": "T\tab", "hotelName": "New\nline and\rreturn", "city": "Back\\slash\\", "country": "\\N",
@@ -106,7 +107,11 @@ BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_b
       {"hotelCode": "H3", "date": "2026-06-03", "relativeDemand": 1e-300, "absoluteDemand": 0,
        "hotelName": "\u0001\u0008\u000b\u000c\u007f \u00e9\\t\u00e9\\"},
       {"hotelCode": "H4", "date": "2026-06-04", "relativeDemand": -0.0, "hotelName": ""},
-      {"hotelCode": "H5", "date": "2026-06-05", "relativeDemand": 1.7976931348623157e308, "extraField": [1, 2.5, null]}
+      {"hotelCode": "H5", "date": "2026-06-05", "relativeDemand": 1.7976931348623157e308, "extraField": [1, 2.5, null]},
+      {"hotelCode": "H6", "date": "0001-01-01", "eventsRegistered": 2147483647},
+      {"hotelCode": "H7", "date": "9999-12-31", "eventsRegistered": -2147483648},
+      {"hotelCode": "H8", "date": "2000-02-29", "absoluteDemand": 8}, {"hotelCode": "H9", "date": "1999-12-31", "absoluteDemand": 9},
+      {"hotelCode": "H10", "date": "2000-01-01", "absoluteDemand": 10, "extraField": {"nested": {"\u00e9": [true, false, null, "x"]}}}
     ]})";
     const std::string rows_sql =
         "SELECT string_agg(row(hotel_code, hotel_name, city, country, stay_date, demand_id, absolute_demand, "
@@ -116,7 +121,7 @@ BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_b
     auto r = post("/hoteldemand", body);
     BOOST_TEST_REQUIRE(r.status == 202u, r.body);
     const std::string small_lane = query1(rows_sql);
-    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand") == "5");
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand") == "10");
     BOOST_TEST(query1("SELECT hotel_name FROM eventsshop.hotel_demand WHERE stay_date = '2026-06-01'") ==
                "New\nline and\rreturn");
     BOOST_TEST(query1("SELECT city || '|' || country FROM eventsshop.hotel_demand WHERE stay_date = '2026-06-01'") ==
@@ -126,6 +131,8 @@ BOOST_FIXTURE_TEST_CASE(every_character_and_number_is_stored_alike_by_copy_and_b
     r = post("/hoteldemand", std::string(large_from, ' ') + body);
     BOOST_TEST_REQUIRE(r.status == 202u, r.body);
     BOOST_TEST(query1(rows_sql) == small_lane);
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand h JOIN eventsshop.deliveries d "
+                      "ON d.id = h.delivery_id AND d.received_at = h.observed_at") == "10");
 }
 
 // The bodies are UTF-8 (RFC 8259), and so is every text the daemon sends PostgreSQL: a

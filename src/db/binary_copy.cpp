@@ -1,0 +1,166 @@
+#include "binary_copy.hpp"
+
+#include <boost/endian/conversion.hpp>
+
+#include <libpq-fe.h>
+#include <pqxx/except>
+#include <pqxx/largeobject>
+#include <pqxx/transaction_base>
+
+#include <bit>
+#include <chrono>
+#include <limits>
+#include <stdexcept>
+
+namespace esr::db {
+namespace {
+
+// libpqxx 6.4 hands its libpq connection out to one kind of class only, large objects (for the lo_*
+// calls), through a protected static: this reaches it the same way.
+struct RawConnection : pqxx::largeobject {
+    static PGconn* of(const pqxx::dbtransaction& tx) { return raw_connection(tx); }
+};
+
+constexpr std::string_view signature{"PGCOPY\n\377\r\n\0", 11};
+constexpr std::size_t send_from = 64 * 1024;  // bytes gathered before each PQputCopyData
+constexpr std::uint8_t jsonb_version = 1;
+
+std::string copy_statement(const std::string& table, const std::vector<std::string>& columns) {
+    std::string q = "COPY " + table + " (";
+    for (std::size_t i = 0; i < columns.size(); ++i) q += (i ? "," : "") + columns[i];
+    return q + ") FROM STDIN (FORMAT binary)";
+}
+
+}  // namespace
+
+BinaryCopy::BinaryCopy(pqxx::dbtransaction& tx, const std::string& table, const std::vector<std::string>& columns)
+    : namedclass{"BinaryCopy", table},
+      transactionfocus{tx},
+      connection_{RawConnection::of(tx)},
+      query_{copy_statement(table, columns)} {
+    buffer_.reserve(send_from + 4096);
+    buffer_.append(signature);
+    put<std::uint32_t>(0);  // flags
+    put<std::uint32_t>(0);  // header extension length
+    tx.exec(query_);  // answered with PGRES_COPY_IN, which libpqxx takes as success
+    register_me();
+}
+
+BinaryCopy::~BinaryCopy() {
+    if (!open_) return;
+    // Fail the COPY and read its error, leaving the connection ready for the rollback.
+    if (PQputCopyEnd(connection_, "the daemon abandoned this COPY") == 1)
+        while (PGresult* r = PQgetResult(connection_)) PQclear(r);
+    unregister_me();
+}
+
+template <class Unsigned>
+void BinaryCopy::put(Unsigned v) {
+    v = boost::endian::native_to_big(v);
+    buffer_.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+void BinaryCopy::field_length(std::int32_t n) { put(static_cast<std::uint32_t>(n)); }
+
+void BinaryCopy::begin_row(std::int16_t fields) {
+    if (buffer_.size() >= send_from) send();
+    put(static_cast<std::uint16_t>(fields));
+}
+
+void BinaryCopy::add_bigint(std::int64_t v) {
+    field_length(8);
+    put(static_cast<std::uint64_t>(v));
+}
+
+void BinaryCopy::add_integer(std::int32_t v) {
+    field_length(4);
+    put(static_cast<std::uint32_t>(v));
+}
+
+void BinaryCopy::add_double(double v) {
+    field_length(8);
+    put(std::bit_cast<std::uint64_t>(v));
+}
+
+void BinaryCopy::add_text(std::string_view v) {
+    if (v.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+        throw std::length_error("a text field over 2 GiB");
+    field_length(static_cast<std::int32_t>(v.size()));
+    buffer_.append(v);
+}
+
+void BinaryCopy::add_date(std::string_view yyyy_mm_dd) {
+    field_length(4);
+    put(static_cast<std::uint32_t>(date_days(yyyy_mm_dd)));
+}
+
+void BinaryCopy::add_timestamptz(std::int64_t microseconds) { add_bigint(microseconds); }
+
+void BinaryCopy::add_jsonb(std::string_view json_text) {
+    if (json_text.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+        throw std::length_error("a jsonb field over 2 GiB");
+    field_length(static_cast<std::int32_t>(json_text.size() + 1));
+    buffer_ += static_cast<char>(jsonb_version);
+    buffer_.append(json_text);
+}
+
+void BinaryCopy::add_null() { field_length(-1); }
+
+void BinaryCopy::send() {
+    if (buffer_.empty()) return;
+    if (PQputCopyData(connection_, buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+        throw_connection_error("sending COPY data");
+    buffer_.clear();
+}
+
+void BinaryCopy::complete() {
+    put(static_cast<std::uint16_t>(0xFFFF));  // the trailer: a field count of -1
+    send();
+    open_ = false;
+    unregister_me();
+    if (PQputCopyEnd(connection_, nullptr) != 1) throw_connection_error("ending the COPY");
+    // The COPY's own result, then the end of results.
+    std::string error, sqlstate;
+    while (PGresult* r = PQgetResult(connection_)) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty()) {
+            error = PQresultErrorMessage(r);
+            if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) sqlstate = state;
+        }
+        PQclear(r);
+    }
+    if (PQstatus(connection_) != CONNECTION_OK) throw pqxx::broken_connection(PQerrorMessage(connection_));
+    if (!error.empty()) throw pqxx::sql_error(error, query_, sqlstate.empty() ? nullptr : sqlstate.c_str());
+}
+
+void BinaryCopy::throw_connection_error(const std::string& doing) {
+    const std::string message = doing + ": " + PQerrorMessage(connection_);
+    if (PQstatus(connection_) != CONNECTION_OK) throw pqxx::broken_connection(message);
+    throw pqxx::failure(message);
+}
+
+std::int64_t BinaryCopy::timestamptz_microseconds(pqxx::transaction_base& tx, const std::string& timestamptz) {
+    // extract(epoch ...) is numeric, exact to the microsecond; 946684800 is 2000-01-01 in Unix time.
+    return tx.exec_params1("SELECT ((extract(epoch FROM $1::timestamptz) - 946684800) * 1000000)::bigint",
+                           timestamptz)[0]
+        .as<std::int64_t>();
+}
+
+std::int32_t BinaryCopy::date_days(std::string_view d) {
+    auto digits = [&](std::size_t from, std::size_t n) {
+        int v = 0;
+        for (std::size_t i = from; i < from + n; ++i) {
+            if (d[i] < '0' || d[i] > '9') throw std::invalid_argument("not a YYYY-MM-DD date: " + std::string(d));
+            v = v * 10 + (d[i] - '0');
+        }
+        return v;
+    };
+    if (d.size() != 10 || d[4] != '-' || d[7] != '-')
+        throw std::invalid_argument("not a YYYY-MM-DD date: " + std::string(d));
+    using namespace std::chrono;
+    const year_month_day date{year{digits(0, 4)}, month{static_cast<unsigned>(digits(5, 2))},
+                              day{static_cast<unsigned>(digits(8, 2))}};
+    if (!date.ok()) throw std::invalid_argument("not a calendar date: " + std::string(d));
+    return static_cast<std::int32_t>((sys_days{date} - sys_days{year{2000} / January / 1}).count());  // years 1-9999
+}
+
+}  // namespace esr::db
