@@ -18,10 +18,14 @@ public:
     void add(std::string_view v) {
         separate();
         out_ += '"';
-        for (char ch : v) {
-            if (ch == '"' || ch == '\\') out_ += '\\';
-            out_ += ch;
+        std::size_t plain_from = 0;  // appended in runs, not a character at a time
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (v[i] != '"' && v[i] != '\\') continue;
+            out_.append(v.data() + plain_from, i - plain_from);
+            out_ += '\\';
+            plain_from = i;  // the quote or backslash itself starts the next run
         }
+        out_.append(v.data() + plain_from, v.size() - plain_from);
         out_ += '"';
     }
     /// An empty string as NULL, for columns where none was given.

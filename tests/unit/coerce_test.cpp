@@ -79,6 +79,11 @@ BOOST_AUTO_TEST_CASE(clean_text_makes_valid_utf8_without_nul) {
     BOOST_TEST(clean_text("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
     BOOST_TEST(clean_text("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
     BOOST_TEST(clean_text("\xF0\x9F\x8E\x89") == "\xF0\x9F\x8E\x89");
+    // Plain runs between what is replaced or kept a character at a time.
+    BOOST_TEST(clean_text(std::string("\0\0", 2)) == "\xEF\xBF\xBD\xEF\xBF\xBD");
+    BOOST_TEST(clean_text("del \x7F, tab\t") == "del \x7F, tab\t");
+    BOOST_TEST(clean_text(std::string("x\xE2\x9C\x93y\xFFz\0", 8)) == "x\xE2\x9C\x93y\xEF\xBF\xBDz\xEF\xBF\xBD");
+    BOOST_TEST(clean_text("").empty());
 }
 
 
