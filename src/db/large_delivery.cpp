@@ -29,6 +29,7 @@ StoreOutcome reject(pqxx::connection_base& c, const Delivery& d, std::string cod
                     bool keep) {
     if (keep) {
         pqxx::work tx(c);
+        tx.exec(q::generic_plan.text);
         insert_rejected(tx, d, reason);
         tx.commit();
     }
@@ -150,6 +151,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
             pqxx::binarystring body(d.body.data(), d.body.size());
             std::string().swap(d.body);  // libpqxx's copy is enough from here
             try {
+                tx.exec(q::generic_plan.text);
                 exec_prepared(tx, q::complete_delivery, inserted->id, std::string(to_string(kind)),
                               static_cast<std::int64_t>(record_count), reason, body, demand_streamed);
                 tx.commit();

@@ -134,6 +134,7 @@ StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::
     // A body of hundreds of MB may take longer than --statement-timeout to send; timing it out would
     // spool a body PostgreSQL can take, and stall the drain on it.
     tx.exec(q::no_statement_timeout.text);
+    tx.exec(q::generic_plan.text);
     if (auto dup = find_duplicate(tx, d)) return *dup;
     auto inserted = insert_delivery(tx, d, d.kind, 0, "typed rows not written: " + why);
     if (!inserted) {
