@@ -1,4 +1,5 @@
 #include "esr/auth.hpp"
+#include "esr/encoding.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -54,6 +55,16 @@ BOOST_AUTO_TEST_CASE(rejects_malformed_input) {
     BOOST_TEST(!decode_base64("Y=Q="));      // '=' in the middle
     BOOST_TEST(!decode_base64("YWJj YWJj")); // space inside
     BOOST_TEST(!decode_base64("===="));
+}
+
+// FIPS 180-2's examples, and a body longer than a block: the digest keys deduplication.
+BOOST_AUTO_TEST_CASE(sha256_gives_the_standard_digests) {
+    BOOST_TEST(esr::to_hex(esr::sha256("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    BOOST_TEST(esr::to_hex(esr::sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    BOOST_TEST(esr::to_hex(esr::sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")) ==
+               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    BOOST_TEST(esr::to_hex(esr::sha256(std::string(1000000, 'a'))) ==
+               "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
