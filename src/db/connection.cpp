@@ -112,6 +112,11 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url, const std::str
     // from PGCLIENTENCODING, the URL or ALTER ROLE ... SET, would have PostgreSQL convert it from
     // that encoding, storing other characters than the vendor sent.
     c->set_client_encoding("UTF8");
+    // A delivery's received_at comes back as text and goes in again as its rows' observed_at (both
+    // lanes) and events' times: ISO writes the zone as a number. The Postgres style, named by
+    // PGDATESTYLE, the URL or the role, writes an abbreviation, read back as another zone for some
+    // ("IST": India's written, Israel's read).
+    c->set_variable("DateStyle", "ISO");
     c->set_variable("application_name", "'eventsshop-receiver " + purpose + "'");
     if (statement_timeout) {
         c->set_variable("statement_timeout", std::to_string(statement_timeout->count()));

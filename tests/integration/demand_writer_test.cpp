@@ -154,4 +154,27 @@ BOOST_FIXTURE_TEST_CASE(text_is_stored_as_sent_whatever_client_encoding_is_named
     }
 }
 
+// Each delivery's received_at goes back to PostgreSQL as text (observed_at of its demand rows, on
+// both lanes): a DateStyle and TimeZone named elsewhere (PGDATESTYLE and PGTZ, the URL, ALTER ROLE
+// ... SET) must not change what that text reads back as. In the Postgres style India's time zone
+// is written "IST", which PostgreSQL reads back as Israel's: three and a half hours off.
+BOOST_FIXTURE_TEST_CASE(received_at_reads_back_exactly_whatever_datestyle_and_timezone_are_named_elsewhere,
+                        Receiver) {
+    env["PGDATESTYLE"] = "Postgres";
+    env["PGTZ"] = "Asia/Kolkata";
+    crash_and_restart();
+    for (std::size_t padding : {std::size_t(0), large_from}) {
+        BOOST_TEST_CONTEXT((padding ? "large lane" : "small lane")) {
+            forget_everything();
+            auto r = post("/hoteldemand", std::string(padding, ' ') + duplicate_night);
+            BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+            BOOST_TEST_REQUIRE(latest_applied());
+            BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand h JOIN eventsshop.deliveries d "
+                              "ON d.id = h.delivery_id AND d.received_at = h.observed_at") == "3");
+            BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand_latest l JOIN eventsshop.deliveries d "
+                              "ON d.id = l.delivery_id AND d.received_at = l.observed_at") == "2");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
