@@ -7,6 +7,7 @@
 #include <pqxx/largeobject>
 #include <pqxx/transaction_base>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <limits>
@@ -22,8 +23,30 @@ struct RawConnection : pqxx::largeobject {
 };
 
 constexpr std::string_view signature{"PGCOPY\n\377\r\n\0", 11};
-constexpr std::size_t send_from = 64 * 1024;  // bytes gathered before each PQputCopyData
+constexpr std::size_t send_from = 64 * 1024;  // bytes gathered before they are sent
+// PQputCopyData takes a size as an int, and one that is not positive as nothing to send (and says
+// it sent it): no piece comes near that. The format lets a field span pieces.
+constexpr std::size_t largest_piece = 1024 * 1024;
 constexpr std::uint8_t jsonb_version = 1;
+
+// The results left on the connection, and PostgreSQL's first error among them. Stops at a result
+// that says a COPY is still in progress: libpq hands that one out again on every call.
+struct Outcome {
+    std::string error, sqlstate;
+};
+Outcome read_results(PGconn* connection) {
+    Outcome out;
+    while (PGresult* r = PQgetResult(connection)) {
+        const auto status = PQresultStatus(r);
+        if ((status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) && out.error.empty()) {
+            out.error = PQresultErrorMessage(r);
+            if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) out.sqlstate = state;
+        }
+        PQclear(r);
+        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) break;
+    }
+    return out;
+}
 
 std::string copy_statement(const std::string& table, const std::vector<std::string>& columns) {
     std::string q = "COPY " + table + " (";
@@ -49,8 +72,7 @@ BinaryCopy::BinaryCopy(pqxx::dbtransaction& tx, const std::string& table, const 
 BinaryCopy::~BinaryCopy() {
     if (!open_) return;
     // Fail the COPY and read its error, leaving the connection ready for the rollback.
-    if (PQputCopyEnd(connection_, "the daemon abandoned this COPY") == 1)
-        while (PGresult* r = PQgetResult(connection_)) PQclear(r);
+    if (PQputCopyEnd(connection_, "the daemon abandoned this COPY") == 1) read_results(connection_);
     unregister_me();
 }
 
@@ -86,7 +108,7 @@ void BinaryCopy::add_text(std::string_view v) {
     if (v.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
         throw std::length_error("a text field over 2 GiB");
     field_length(static_cast<std::int32_t>(v.size()));
-    buffer_.append(v);
+    append(v);
 }
 
 void BinaryCopy::add_date(std::string_view yyyy_mm_dd) {
@@ -101,16 +123,32 @@ void BinaryCopy::add_jsonb(std::string_view json_text) {
         throw std::length_error("a jsonb field over 2 GiB");
     field_length(static_cast<std::int32_t>(json_text.size() + 1));
     buffer_ += static_cast<char>(jsonb_version);
-    buffer_.append(json_text);
+    append(json_text);
 }
 
 void BinaryCopy::add_null() { field_length(-1); }
 
+void BinaryCopy::append(std::string_view bytes) {
+    if (bytes.size() < send_from) {
+        buffer_.append(bytes);
+        return;
+    }
+    send();  // what came before it; then a large field goes from where it lies, not copied
+    put_copy_data(bytes);
+}
+
 void BinaryCopy::send() {
-    if (buffer_.empty()) return;
-    if (PQputCopyData(connection_, buffer_.data(), static_cast<int>(buffer_.size())) != 1)
-        throw_connection_error("sending COPY data");
+    put_copy_data(buffer_);
     buffer_.clear();
+}
+
+void BinaryCopy::put_copy_data(std::string_view bytes) {
+    for (std::size_t sent = 0; sent < bytes.size();) {
+        const std::size_t piece = std::min(bytes.size() - sent, largest_piece);
+        if (PQputCopyData(connection_, bytes.data() + sent, static_cast<int>(piece)) != 1)
+            throw_connection_error("sending COPY data");
+        sent += piece;
+    }
 }
 
 void BinaryCopy::complete() {
@@ -119,17 +157,10 @@ void BinaryCopy::complete() {
     open_ = false;
     unregister_me();
     if (PQputCopyEnd(connection_, nullptr) != 1) throw_connection_error("ending the COPY");
-    // The COPY's own result, then the end of results.
-    std::string error, sqlstate;
-    while (PGresult* r = PQgetResult(connection_)) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty()) {
-            error = PQresultErrorMessage(r);
-            if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) sqlstate = state;
-        }
-        PQclear(r);
-    }
+    const Outcome outcome = read_results(connection_);  // the COPY's own result, then the end of results
     if (PQstatus(connection_) != CONNECTION_OK) throw pqxx::broken_connection(PQerrorMessage(connection_));
-    if (!error.empty()) throw pqxx::sql_error(error, query_, sqlstate.empty() ? nullptr : sqlstate.c_str());
+    if (!outcome.error.empty())
+        throw pqxx::sql_error(outcome.error, query_, outcome.sqlstate.empty() ? nullptr : outcome.sqlstate.c_str());
 }
 
 void BinaryCopy::throw_connection_error(const std::string& doing) {

@@ -33,7 +33,8 @@ public:
     BinaryCopy& operator=(const BinaryCopy&) = delete;
 
     /// A row: the number of its fields, then each field in the order of `columns`, each added as
-    /// its column's type.
+    /// its column's type. Rows are gathered to 64 KiB before they are sent; a field that size or
+    /// larger is sent from where it lies, in pieces of at most 1 MiB.
     void begin_row(std::int16_t fields);
     void add_bigint(std::int64_t v);
     void add_integer(std::int32_t v);
@@ -60,7 +61,9 @@ private:
     void field_length(std::int32_t n);
     template <class Unsigned>
     void put(Unsigned v);
+    void append(std::string_view bytes);
     void send();
+    void put_copy_data(std::string_view bytes);
     [[noreturn]] void throw_connection_error(const std::string& doing);
 
     pg_conn* connection_;

@@ -1,11 +1,13 @@
 // hotel_demand_latest has one writer (src/db/demand_writer.cpp, write_demand_latest.sql): the small
 // lane, the large lane and reprocess along either of its paths must leave the same table for the
 // same delivery, even where a delivery names the same hotel and night twice.
+#include "db/binary_copy.hpp"
 #include "world.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 
 #include <thread>
 
@@ -174,6 +176,38 @@ BOOST_FIXTURE_TEST_CASE(received_at_reads_back_exactly_whatever_datestyle_and_ti
             BOOST_TEST(query1("SELECT count(*) FROM eventsshop.hotel_demand_latest l JOIN eventsshop.deliveries d "
                               "ON d.id = l.delivery_id AND d.received_at = l.observed_at") == "2");
         }
+    }
+}
+
+// libpq takes a COPY's data in pieces whose size is an int, and takes a size that is not positive
+// as nothing to send (and says it sent it). Rows gathered into more than 2 GiB (a row of two
+// fields of 1.1 GB each: the streaming parser bounds strings, not arrays of them) must fail the
+// COPY, not vanish with the rows before them while the COPY and its transaction succeed.
+BOOST_FIXTURE_TEST_CASE(rows_over_2_gib_fail_the_copy_instead_of_vanishing, Receiver) {
+    pqxx::connection c(pg.url());
+    pqxx::work tx(c);
+    tx.exec("CREATE TEMP TABLE copied (n bigint, a text, b text)");
+    const std::string big(1'100'000'000, 'x');  // each field under PostgreSQL's 1 GB, the row over 2 GiB
+    esr::db::BinaryCopy copy(tx, "copied", {"n", "a", "b"});
+    auto small_rows = [&](int from, int to) {
+        for (int n = from; n < to; ++n) {
+            copy.begin_row(3);
+            copy.add_bigint(n);
+            copy.add_text("a small row");
+            copy.add_null();
+        }
+    };
+    small_rows(0, 5000);  // over the 64 KiB the rows gather before each send
+    copy.begin_row(3);
+    copy.add_bigint(-1);
+    copy.add_text(big);
+    copy.add_text(big);
+    small_rows(5000, 5010);
+    try {
+        copy.complete();
+        BOOST_ERROR("the COPY succeeded; rows copied: " + tx.exec("SELECT count(*) FROM copied")[0][0].as<std::string>());
+    } catch (const pqxx::sql_error& e) {
+        BOOST_TEST(e.sqlstate() == "54000", e.what());  // PostgreSQL's limit on a field, from PostgreSQL
     }
 }
 
