@@ -1,5 +1,7 @@
 #include "large_delivery.hpp"
 
+#include "latest_retries.hpp"
+
 #include "connection.hpp"
 #include "delivery_rows.hpp"
 #include "demand_writer.hpp"
@@ -36,53 +38,7 @@ StoreOutcome reject(pqxx::connection_base& c, const Delivery& d, std::string cod
     return StoreOutcome::rejected(std::move(code), reason);
 }
 
-/// Deliveries whose hotel_demand_latest update PostgreSQL refused, and when to try each again. The
-/// update is tried after every large delivery and every second besides; refused, it will be
-/// refused again until someone reprocesses the delivery, and for a year-long matrix each try costs
-/// seconds of database time and an error line.
-class RefusedLatest {
-public:
-    bool wait(std::int64_t id) {
-        std::lock_guard lock(mutex_);
-        auto it = refused_.find(id);
-        return it != refused_.end() && clock::now() < it->second.retry_at;
-    }
-    /// How long until the next try: a minute, doubling up to an hour.
-    std::chrono::minutes refused(std::int64_t id) {
-        std::lock_guard lock(mutex_);
-        auto [it, first] = refused_.try_emplace(id, Entry{{}, std::chrono::minutes(1)});
-        if (!first) it->second.pause = std::min(it->second.pause * 2, std::chrono::minutes(60));
-        it->second.retry_at = clock::now() + it->second.pause;
-        return it->second.pause;
-    }
-    /// One more failure in a row that was not a refusal (a lock timeout, say): how many so far.
-    int failed(std::int64_t id) {
-        std::lock_guard lock(mutex_);
-        return ++failures_[id];
-    }
-    void forget(std::int64_t id) {
-        std::lock_guard lock(mutex_);
-        refused_.erase(id);
-        failures_.erase(id);
-    }
-    void keep_only(const std::set<std::int64_t>& pending) {
-        std::lock_guard lock(mutex_);
-        std::erase_if(refused_, [&](const auto& entry) { return !pending.contains(entry.first); });
-        std::erase_if(failures_, [&](const auto& entry) { return !pending.contains(entry.first); });
-    }
-
-private:
-    using clock = std::chrono::steady_clock;
-    struct Entry {
-        clock::time_point retry_at;
-        std::chrono::minutes pause;
-    };
-    std::mutex mutex_;
-    std::map<std::int64_t, Entry> refused_;
-    std::map<std::int64_t, int> failures_;
-};
-
-RefusedLatest refused_latest;
+LatestRetries latest_retries;  // what apply_pending_latest puts off, and until when
 
 }  // namespace
 
@@ -180,10 +136,10 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
     }
     std::set<std::int64_t> pending_ids;
     for (const auto& p : pending) pending_ids.insert(std::get<0>(p));
-    refused_latest.keep_only(pending_ids);  // applied elsewhere (another instance, reprocess) meanwhile
+    latest_retries.keep_only(pending_ids);  // applied elsewhere (another instance, reprocess) meanwhile
     std::size_t applied = 0;
     for (const auto& [id, received_at, rows] : pending) {
-        if (refused_latest.wait(id)) continue;
+        if (latest_retries.wait(id)) continue;
         auto started = std::chrono::steady_clock::now();
         try {
             pqxx::work tx(c);
@@ -208,12 +164,12 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             const bool refused = in_class("21") || in_class("22") || in_class("23") || in_class("54") ||
                                  in_class("P0") || in_class("2F") || in_class("38") || in_class("39");
             if (!c.is_open()) throw;
-            if (!refused && refused_latest.failed(id) < 3) {
+            const auto pause = refused ? latest_retries.refused(id) : latest_retries.failed(id);
+            if (pause.count() == 0) {
                 log::warning("hotel_demand_latest: a delivery's update failed; tried again at the next turn",
                              {{"delivery_id", id}, {"error", first_line(e.what())}});
                 throw;
             }
-            const auto pause = refused_latest.refused(id);
             log::error(refused ? "hotel_demand_latest: a delivery's rows were refused; it stays pending "
                                  "(reprocess --kind hoteldemand derives it again)"
                                : "hotel_demand_latest: a delivery's update failed three times in a row; it stays "
@@ -221,7 +177,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
                        {{"delivery_id", id}, {"error", first_line(e.what())}, {"next_try_minutes", pause.count()}});
             continue;
         }
-        refused_latest.forget(id);
+        latest_retries.forget(id);
         ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},
@@ -232,6 +188,6 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
     return applied;
 }
 
-void retry_latest_now(std::int64_t id) { refused_latest.forget(id); }
+void retry_latest_now(std::int64_t id) { latest_retries.forget(id); }
 
 }  // namespace esr::db
