@@ -1,4 +1,4 @@
-#include "binary_copy.hpp"
+#include "esr/db/binary_copy.hpp"
 
 #include <boost/endian/conversion.hpp>
 

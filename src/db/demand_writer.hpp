@@ -5,7 +5,7 @@
 // or streamed from the parser through COPY (DemandCopy), and hotel_demand_latest from either,
 // always through write_demand_latest.sql, so every path chooses the newest row alike.
 
-#include "binary_copy.hpp"
+#include "esr/db/binary_copy.hpp"
 #include "esr/payload/extract.hpp"
 #include "esr/payload/records.hpp"
 

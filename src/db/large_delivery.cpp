@@ -1,12 +1,11 @@
 #include "large_delivery.hpp"
 
-#include "latest_retries.hpp"
-
 #include "connection.hpp"
 #include "delivery_rows.hpp"
 #include "demand_writer.hpp"
 #include "query.hpp"
 #include "typed_rows.hpp"
+#include "esr/db/latest_retries.hpp"
 #include "esr/heap.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"

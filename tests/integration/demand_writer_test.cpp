@@ -1,7 +1,7 @@
 // hotel_demand_latest has one writer (src/db/demand_writer.cpp, write_demand_latest.sql): the small
 // lane, the large lane and reprocess along either of its paths must leave the same table for the
 // same delivery, even where a delivery names the same hotel and night twice.
-#include "db/binary_copy.hpp"
+#include "esr/db/binary_copy.hpp"
 #include "world.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,4 +1,4 @@
-#include "db/latest_retries.hpp"
+#include "esr/db/latest_retries.hpp"
 
 #include <boost/test/unit_test.hpp>
 
