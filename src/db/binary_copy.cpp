@@ -33,6 +33,7 @@ constexpr std::uint8_t jsonb_version = 1;
 // that says a COPY is still in progress: libpq hands that one out again on every call.
 struct Outcome {
     std::string error, sqlstate;
+    bool still_copying = false;
 };
 Outcome read_results(PGconn* connection) {
     Outcome out;
@@ -43,7 +44,10 @@ Outcome read_results(PGconn* connection) {
             if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) out.sqlstate = state;
         }
         PQclear(r);
-        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) break;
+        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+            out.still_copying = true;
+            break;
+        }
     }
     return out;
 }
@@ -161,6 +165,7 @@ void BinaryCopy::complete() {
     if (PQstatus(connection_) != CONNECTION_OK) throw pqxx::broken_connection(PQerrorMessage(connection_));
     if (!outcome.error.empty())
         throw pqxx::sql_error(outcome.error, query_, outcome.sqlstate.empty() ? nullptr : outcome.sqlstate.c_str());
+    if (outcome.still_copying) throw pqxx::failure("the COPY did not end: " + query_);  // not seen; never a success
 }
 
 void BinaryCopy::throw_connection_error(const std::string& doing) {

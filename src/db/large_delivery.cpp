@@ -176,7 +176,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
                        {{"delivery_id", id}, {"error", first_line(e.what())}, {"next_try_minutes", pause.count()}});
             continue;
         }
-        latest_retries.forget(id);
+        latest_retries.applied(id);
         ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},

@@ -49,4 +49,22 @@ BOOST_AUTO_TEST_CASE(after_a_long_outage_each_delivery_is_tried_again_within_a_m
     for (std::int64_t id : {1, 2, 3}) BOOST_TEST(!retries.wait(id, now + 1min), "delivery " << id);
 }
 
+// A failure that is not a refusal yet is the delivery's own (its sort past temp_file_limit, say)
+// shows itself when other deliveries are applied between its tries: then it waits longer each
+// time, as a refused one does, rather than costing the database a try every minute for ever.
+BOOST_AUTO_TEST_CASE(a_delivery_failing_while_others_are_applied_waits_longer_each_time) {
+    LatestRetries retries;
+    const auto now = LatestRetries::clock::now();
+    retries.failed(7, now);
+    retries.failed(7, now);
+    BOOST_TEST(retries.failed(7, now).count() == 1);
+    std::vector<long> pauses;
+    for (std::int64_t other : {8, 9, 10}) {
+        retries.applied(other);
+        pauses.push_back(retries.failed(7, now).count());
+    }
+    BOOST_TEST(pauses == (std::vector<long>{2, 4, 8}), boost::test_tools::per_element());
+    BOOST_TEST(retries.failed(7, now).count() == 1);  // none applied since: the database's, maybe
+}
+
 BOOST_AUTO_TEST_SUITE_END()

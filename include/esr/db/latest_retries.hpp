@@ -6,8 +6,10 @@
 //     again until someone reprocesses the delivery, and for a year-long matrix each try costs
 //     seconds of database time and an error line: a minute, doubling up to an hour.
 //   * Failed otherwise (a lock timeout, a read-only or failing database): the next turn tries it
-//     again; from the third such failure in a row, each puts it off for a minute, so that it
-//     cannot keep every delivery after it waiting.
+//     again; from the third such failure in a row, each puts it off, so that it cannot keep every
+//     delivery after it waiting: for a minute while nothing else is applied either (the
+//     database's state, which may mend at any moment), doubling up to an hour once other
+//     deliveries are applied between its tries (its own, as a refusal is).
 
 #include <chrono>
 #include <cstdint>
@@ -40,15 +42,29 @@ public:
     std::chrono::minutes failed(std::int64_t id, clock::time_point now = clock::now()) {
         std::lock_guard lock(mutex_);
         Entry& e = entries_[id];
+        const bool others_applied_since = e.failures_in_a_row > 0 && applied_ > e.applied_at_last_failure;
+        e.applied_at_last_failure = applied_;
         if (++e.failures_in_a_row < 3) return std::chrono::minutes(0);
-        // Not doubled: what failed is the database's state, which may mend at any moment, and
+        if (others_applied_since) {  // the database took other deliveries' updates: this one's own
+            e.refusal_pause = e.refusal_pause.count() == 0 ? std::chrono::minutes(2)
+                                                           : std::min(e.refusal_pause * 2, std::chrono::minutes(60));
+            e.retry_at = now + e.refusal_pause;
+            return e.refusal_pause;
+        }
+        // Not doubled: what failed may be the database's state, which may mend at any moment, and
         // which every delivery meets alike (an outage of hours would otherwise leave each one an
         // hour to wait once it ended).
         const auto pause = std::chrono::minutes(1);
         e.retry_at = now + pause;
         return pause;
     }
-    /// Applied (or applied elsewhere, or to be tried at once).
+    /// Applied here: what tells a delivery's own failures from the database's.
+    void applied(std::int64_t id) {
+        std::lock_guard lock(mutex_);
+        entries_.erase(id);
+        ++applied_;
+    }
+    /// Applied elsewhere, or to be tried at once.
     void forget(std::int64_t id) {
         std::lock_guard lock(mutex_);
         entries_.erase(id);
@@ -63,9 +79,11 @@ private:
         clock::time_point retry_at;
         std::chrono::minutes refusal_pause{0};
         int failures_in_a_row = 0;
+        std::uint64_t applied_at_last_failure = 0;  // applied_ then
     };
     std::mutex mutex_;
     std::map<std::int64_t, Entry> entries_;
+    std::uint64_t applied_ = 0;
 };
 
 }  // namespace esr::db
