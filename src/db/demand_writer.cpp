@@ -103,8 +103,8 @@ void DemandCopy::complete(const payload::DemandRecord* late) {
                   unusable[3]);
 }
 
-void write_demand_latest(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at) {
-    exec_prepared(tx, q::write_demand_latest, delivery_id, received_at, nullptr);
+std::size_t write_demand_latest(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at) {
+    return exec_prepared(tx, q::write_demand_latest, delivery_id, received_at, nullptr).affected_rows();
 }
 
 void delete_demand(pqxx::transaction_base& tx, std::int64_t delivery_id) {

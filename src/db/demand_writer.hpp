@@ -52,8 +52,9 @@ private:
     std::array<std::set<std::string>, 4> unusable_keys_;
 };
 
-/// hotel_demand_latest from the rows of delivery `delivery_id` already in hotel_demand.
-void write_demand_latest(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at);
+/// hotel_demand_latest from the rows of delivery `delivery_id` already in hotel_demand: how many
+/// rows of it were written (inserted, or newer than the row they replaced).
+std::size_t write_demand_latest(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at);
 
 /// Removes a delivery's demand observations before they are derived again.
 void delete_demand(pqxx::transaction_base& tx, std::int64_t delivery_id);

@@ -127,19 +127,20 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
 }
 
 std::size_t apply_pending_latest(pqxx::connection_base& c) {
-    std::vector<std::tuple<std::int64_t, std::string, std::int64_t>> pending;
+    std::vector<std::pair<std::int64_t, std::string>> pending;
     {
         pqxx::read_transaction tx(c);
         for (const auto& row : exec_prepared(tx, q::pending_latest))
-            pending.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::int64_t>());
+            pending.emplace_back(row[0].as<std::int64_t>(), row[1].as<std::string>());
     }
     std::set<std::int64_t> pending_ids;
-    for (const auto& p : pending) pending_ids.insert(std::get<0>(p));
+    for (const auto& p : pending) pending_ids.insert(p.first);
     latest_retries.keep_only(pending_ids);  // applied elsewhere (another instance, reprocess) meanwhile
     std::size_t applied = 0;
-    for (const auto& [id, received_at, rows] : pending) {
+    for (const auto& [id, received_at] : pending) {
         if (latest_retries.wait(id)) continue;
         auto started = std::chrono::steady_clock::now();
+        std::size_t rows = 0;
         try {
             pqxx::work tx(c);
             // Another instance may be at it now, or have done it since the list was read: then it
@@ -147,7 +148,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             if (exec_prepared(tx, q::claim_latest_pending, id).empty()) continue;
             tx.exec(q::latest_work_mem.text);  // sort a city matrix's keys in memory
             tx.exec(q::no_statement_timeout.text);  // a year-long matrix's update is not a hung statement
-            write_demand_latest(tx, id, received_at);
+            rows = write_demand_latest(tx, id, received_at);
             exec_prepared(tx, q::clear_latest_pending, id);
             tx.commit();
         } catch (const pqxx::sql_error& e) {
@@ -180,7 +181,7 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
         ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},
-                   {"rows", rows},
+                   {"latest_rows", rows},
                    {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                                 started).count()}});
     }
