@@ -229,9 +229,9 @@ void DeliveryWriter::run_writer(Lane& lane) {
         }
         std::vector<Delivery> deliveries;
         deliveries.reserve(batch.size());
-        std::size_t batch_bytes = 0;
+        std::vector<std::size_t> body_bytes;  // before store(), which may release a sent body
         for (auto& p : batch) {
-            batch_bytes += p.delivery.body.size();
+            body_bytes.push_back(p.delivery.body.size());
             deliveries.push_back(std::move(p.delivery));
         }
         auto started = std::chrono::steady_clock::now();
@@ -239,6 +239,9 @@ void DeliveryWriter::run_writer(Lane& lane) {
         if (metrics_)
             metrics_->commit(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].delivery = std::move(deliveries[i]);
+        std::size_t sent_bytes = 0;  // a duplicate's body is not sent
+        for (std::size_t i = 0; i < body_bytes.size(); ++i)
+            if (result.outcomes[i].status != StoreOutcome::Status::duplicate) sent_bytes += body_bytes[i];
         if (result.connection_lost) connection.reset();
         answer(batch, result.outcomes);
         bring_latest_up_to_date();  // after the answer: the derived table need not hold it up
@@ -247,7 +250,7 @@ void DeliveryWriter::run_writer(Lane& lane) {
             // over 8 MiB is closed (the next turn opens another): libpq keeps its send buffer as
             // large as the largest message it sent, for as long as the connection lives.
             heap::release_free_pages();
-            if (batch_bytes >= 8u << 20) connection.reset();
+            if (sent_bytes >= 8u << 20) connection.reset();
         }
     }
 }

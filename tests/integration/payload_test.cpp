@@ -115,6 +115,9 @@ struct Receiver : Site {
 struct LargeLaneReceiver : Receiver {
     LargeLaneReceiver() : Receiver({"--large-body-bytes", "1"}) {}
 };
+struct LargeLaneFor16MiB : Receiver {
+    LargeLaneFor16MiB() : Receiver({"--large-body-bytes", "1", "--max-body-bytes", "16777216", "--body-timeout", "20s"}) {}
+};
 
 /// For the tests of what the samples leave in the tables.
 struct SamplesSent : Receiver {
@@ -415,6 +418,31 @@ BOOST_FIXTURE_TEST_CASE(gives_the_same_rows_as_the_small_lane, LargeLaneReceiver
     BOOST_TEST(expected.find("Barcelona") != std::string::npos);
     BOOST_TEST_REQUIRE(wait_latest_applied());
     BOOST_TEST(content_snapshot() == expected);
+}
+
+// libpq keeps its send buffer as large as the largest message a connection sent, for as long as
+// it lives: the large lane closes a connection that sent 8 MiB or more (the next turn, a second
+// later at most, opens another), and only then: a duplicate's body is not sent.
+BOOST_FIXTURE_TEST_CASE(a_connection_that_sent_8_mib_is_closed_and_one_that_sent_a_duplicate_is_not, LargeLaneFor16MiB) {
+    const std::string writer = "SELECT coalesce(max(pid)::text, 'none') FROM pg_stat_activity "
+                               "WHERE application_name = 'eventsshop-receiver large writer'";
+    BOOST_TEST_REQUIRE(send("/", R"({"eventId": 8800001, "eventName": "small"})").status == 202u);
+    const std::string first = query1(writer);
+    BOOST_TEST_REQUIRE(first != "none");
+    const std::string big = std::string(9u << 20, ' ') + R"({"eventId": 8800002, "eventName": "big"})";
+    auto r = send("/", big);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    std::string second = first;
+    for (int i = 0; i < 100 && (second == first || second == "none"); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        second = query1(writer);
+    }
+    BOOST_TEST_REQUIRE(second != first);
+    BOOST_TEST_REQUIRE(second != "none");
+    r = send("/", big);
+    BOOST_TEST_REQUIRE(r.status == 200u, r.body);  // the duplicate
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two turns and more
+    BOOST_TEST(query1(writer) == second);
 }
 
 BOOST_FIXTURE_TEST_CASE(event_text_that_array_literals_escape_is_stored_as_sent_too, LargeLaneReceiver) {
