@@ -152,32 +152,26 @@ std::size_t apply_pending_latest(pqxx::connection_base& c) {
             exec_prepared(tx, q::clear_latest_pending, id);
             tx.commit();
         } catch (const pqxx::sql_error& e) {
-            // Only a refusal of this delivery's rows puts it off, while the deliveries after it go
-            // on: what store.cpp's classify() calls the content's fault (data, a constraint, what a
-            // trigger or function raised), and a cardinality or program limit (an index entry's size).
-            // Anything else (a lock or statement timeout, a deadlock, a read-only or lost database)
-            // says the database's state, which the next delivery would meet too: the turn ends and
-            // the caller tries again at the next one; but a delivery that fails so three times in a
-            // row is put off too, so that it cannot keep every delivery after it waiting.
-            const std::string state = e.sqlstate();
-            auto in_class = [&](const char* cls) { return state.rfind(cls, 0) == 0; };
-            const bool refused = in_class("21") || in_class("22") || in_class("23") || in_class("54") ||
-                                 in_class("P0") || in_class("2F") || in_class("38") || in_class("39");
             if (!c.is_open()) throw;
-            const auto pause = refused ? latest_retries.refused(id) : latest_retries.failed(id);
-            if (pause.count() == 0) {
+            // What the failure says, and when to try again: LatestRetries.
+            const auto retry = latest_retries.failed(id, e.sqlstate());
+            if (retry.pause.count() == 0) {
                 log::warning("hotel_demand_latest: a delivery's update failed; tried again at the next turn",
                              {{"delivery_id", id}, {"error", first_line(e.what())}});
                 throw;
             }
-            log::error(refused ? "hotel_demand_latest: a delivery's rows were refused; it stays pending "
-                                 "(reprocess --kind hoteldemand derives it again)"
-                               : "hotel_demand_latest: a delivery's update failed three times in a row; it stays "
-                                 "pending",
-                       {{"delivery_id", id}, {"error", first_line(e.what())}, {"next_try_minutes", pause.count()}});
+            using Why = LatestRetries::Why;
+            log::error(retry.why == Why::refused
+                           ? "hotel_demand_latest: a delivery's rows were refused; it stays pending "
+                             "(reprocess --kind hoteldemand derives it again)"
+                       : retry.why == Why::over_limit
+                           ? "hotel_demand_latest: a delivery's update went over temp_file_limit; it stays "
+                             "pending (raise the limit for the daemon's role)"
+                           : "hotel_demand_latest: a delivery's update failed again; it stays pending",
+                       {{"delivery_id", id}, {"error", first_line(e.what())}, {"next_try_minutes", retry.pause.count()}});
             continue;
         }
-        latest_retries.applied(id);
+        latest_retries.forget(id);
         ++applied;
         log::info("hotel_demand_latest brought up to date",
                   {{"delivery_id", id},
