@@ -230,6 +230,7 @@ void DeliveryWriter::run_writer(Lane& lane) {
         std::vector<Delivery> deliveries;
         deliveries.reserve(batch.size());
         std::vector<std::size_t> body_bytes;  // before store(), which may release a sent body
+        body_bytes.reserve(batch.size());
         for (auto& p : batch) {
             body_bytes.push_back(p.delivery.body.size());
             deliveries.push_back(std::move(p.delivery));

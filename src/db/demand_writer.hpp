@@ -53,7 +53,7 @@ private:
 };
 
 /// hotel_demand_latest from the rows of delivery `delivery_id` already in hotel_demand: how many
-/// rows of it were written (inserted, or newer than the row they replaced).
+/// rows of it were written (inserted, or replacing a row no newer).
 std::size_t write_demand_latest(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at);
 
 /// Removes a delivery's demand observations before they are derived again.
