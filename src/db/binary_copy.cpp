@@ -1,5 +1,7 @@
 #include "esr/db/binary_copy.hpp"
 
+#include "query.hpp"
+
 #include <boost/endian/conversion.hpp>
 
 #include <libpq-fe.h>
@@ -175,10 +177,7 @@ void BinaryCopy::throw_connection_error(const std::string& doing) {
 }
 
 std::int64_t BinaryCopy::timestamptz_microseconds(pqxx::transaction_base& tx, const std::string& timestamptz) {
-    // extract(epoch ...) is numeric, exact to the microsecond; 946684800 is 2000-01-01 in Unix time.
-    return tx.exec_params1("SELECT ((extract(epoch FROM $1::timestamptz) - 946684800) * 1000000)::bigint",
-                           timestamptz)[0]
-        .as<std::int64_t>();
+    return tx.exec_params1(q::timestamptz_microseconds.text, timestamptz)[0].as<std::int64_t>();
 }
 
 std::int32_t BinaryCopy::date_days(std::string_view d) {

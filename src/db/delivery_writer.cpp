@@ -229,10 +229,9 @@ void DeliveryWriter::run_writer(Lane& lane) {
         }
         std::vector<Delivery> deliveries;
         deliveries.reserve(batch.size());
-        std::vector<std::size_t> body_bytes;  // before store(), which may release a sent body
-        body_bytes.reserve(batch.size());
+        std::vector<std::size_t> body_bytes;  // the large lane's, before store() releases a sent body
         for (auto& p : batch) {
-            body_bytes.push_back(p.delivery.body.size());
+            if (large) body_bytes.push_back(p.delivery.body.size());
             deliveries.push_back(std::move(p.delivery));
         }
         auto started = std::chrono::steady_clock::now();

@@ -13,7 +13,6 @@
 #include <pqxx/dbtransaction>
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
