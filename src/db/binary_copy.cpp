@@ -4,6 +4,7 @@
 
 #include <boost/endian/conversion.hpp>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <pqxx/except>
 #include <pqxx/largeobject>
@@ -110,11 +111,36 @@ void BinaryCopy::add_double(double v) {
     put(std::bit_cast<std::uint64_t>(v));
 }
 
-void BinaryCopy::add_text(std::string_view v) {
+void BinaryCopy::add_bytes(std::string_view v, const char* what) {
     if (v.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
-        throw std::length_error("a text field over 2 GiB");
+        throw std::length_error(std::string("a ") + what + " field over 2 GiB");
     field_length(static_cast<std::int32_t>(v.size()));
     append(v);
+}
+
+void BinaryCopy::add_text(std::string_view v) { add_bytes(v, "text"); }
+
+void BinaryCopy::add_bytea(std::string_view v) { add_bytes(v, "bytea"); }
+
+void BinaryCopy::add_boolean(bool v) {
+    field_length(1);
+    buffer_ += static_cast<char>(v ? 1 : 0);
+}
+
+void BinaryCopy::add_inet(const std::string& address) {
+    // inet_send's form: family (PostgreSQL's own numbers), prefix bits, is-cidr, length, address.
+    constexpr std::uint8_t pgsql_af_inet = 2, pgsql_af_inet6 = 3;
+    unsigned char bytes[16];
+    std::uint8_t family = 0, length = 0;
+    if (inet_pton(AF_INET, address.c_str(), bytes) == 1) family = pgsql_af_inet, length = 4;
+    else if (inet_pton(AF_INET6, address.c_str(), bytes) == 1) family = pgsql_af_inet6, length = 16;
+    else return add_null();
+    field_length(4 + length);
+    buffer_ += static_cast<char>(family);
+    buffer_ += static_cast<char>(length * 8);
+    buffer_ += static_cast<char>(0);
+    buffer_ += static_cast<char>(length);
+    buffer_.append(reinterpret_cast<const char*>(bytes), length);
 }
 
 void BinaryCopy::add_date(std::string_view yyyy_mm_dd) {

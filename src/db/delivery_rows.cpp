@@ -1,6 +1,7 @@
 #include "delivery_rows.hpp"
 
 #include "array_literal.hpp"
+#include "esr/db/binary_copy.hpp"
 #include "query.hpp"
 
 #include <pqxx/binarystring>
@@ -13,6 +14,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <string_view>
 
 namespace esr::db {
@@ -25,7 +29,7 @@ pqxx::binarystring digest_of(const Delivery& d) {
 }  // namespace
 
 void prepare_delivery_statements(pqxx::connection_base& c) {
-    for (const auto* query : {&q::insert_delivery, &q::insert_delivery_batch, &q::find_delivery_by_hash,
+    for (const auto* query : {&q::claim_digest, &q::insert_delivery_batch, &q::find_delivery_by_hash,
                               &q::insert_rejected_delivery, &q::lock_delivery_ids, &q::repair_delivery_ids})
         prepare(c, *query);
 }
@@ -68,16 +72,35 @@ std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base
     return inserted;
 }
 
-std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,
-                                                std::int64_t record_count, const std::string& classification,
-                                                bool with_body) {
-    auto r = exec_prepared(tx, q::insert_delivery, std::string(to_string(kind)),
-                              pqxx::binarystring(d.body.data(), with_body ? d.body.size() : 0), digest_of(d),
-                              static_cast<std::int64_t>(d.body.size()), d.remote_addr, d.principal, record_count,
-                              d.declared_kind ? std::string(to_string(*d.declared_kind)) : std::string(),
-                              classification);
+std::optional<InsertedDelivery> claim_digest(pqxx::transaction_base& tx, const Delivery& d) {
+    auto r = exec_prepared(tx, q::claim_digest, digest_of(d));
     if (r.empty()) return std::nullopt;
     return InsertedDelivery{r[0][0].as<std::int64_t>(), r[0][1].as<std::string>()};
+}
+
+void copy_delivery(pqxx::dbtransaction& tx, const InsertedDelivery& claimed, const Delivery& d, Kind kind,
+                   std::int64_t record_count, const std::string& classification, bool latest_pending) {
+    if (record_count < 0 || record_count > std::numeric_limits<std::int32_t>::max())
+        throw std::out_of_range("a record count outside deliveries.record_count's integer");
+    const std::int64_t received_at = BinaryCopy::timestamptz_microseconds(tx, claimed.received_at);
+    BinaryCopy copy(tx, "eventsshop.deliveries",
+                    {"id", "received_at", "kind", "body", "body_sha256", "byte_size", "remote_addr", "principal",
+                     "record_count", "declared_kind", "classification", "latest_pending"});
+    copy.begin_row(12);
+    copy.add_bigint(claimed.id);
+    copy.add_timestamptz(received_at);
+    copy.add_text(to_string(kind));
+    copy.add_bytea(d.body);
+    copy.add_bytea({reinterpret_cast<const char*>(d.body_sha256.data()), d.body_sha256.size()});
+    copy.add_bigint(static_cast<std::int64_t>(d.body.size()));
+    copy.add_inet(d.remote_addr);
+    copy.add_text(d.principal);
+    copy.add_integer(static_cast<std::int32_t>(record_count));
+    if (d.declared_kind) copy.add_text(to_string(*d.declared_kind));
+    else copy.add_null();
+    copy.add_text(classification);
+    copy.add_boolean(latest_pending);
+    copy.complete();
 }
 
 std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d) {

@@ -13,6 +13,7 @@
 
 namespace pqxx {
 class connection_base;
+class dbtransaction;
 class transaction_base;
 }  // namespace pqxx
 
@@ -37,11 +38,15 @@ struct NewDelivery {
 std::map<std::string, InsertedDelivery> insert_deliveries(pqxx::transaction_base& tx,
                                                           const std::vector<NewDelivery>& deliveries);
 
-/// Inserts the body as a new delivery; nothing when the same body is stored already. Without
-/// `with_body` the row gets an empty body, for the caller to set before committing.
-std::optional<InsertedDelivery> insert_delivery(pqxx::transaction_base& tx, const Delivery& d, Kind kind,
-                                                std::int64_t record_count, const std::string& classification,
-                                                bool with_body = true);
+/// One delivery in two steps, for a body that may be large (the large lane, a body stored alone):
+/// claim_digest claims its digest and id, nothing when the same body is stored already (or another
+/// session stores it now: the claim waits for that session's end); copy_delivery then writes its
+/// row, in the same transaction, by a binary COPY that sends the body from where it lies in pieces
+/// of at most 1 MiB, rather than as one parameter libpqxx and libpq would each copy whole (and libpq
+/// would keep a send buffer of its size for as long as the connection lives).
+std::optional<InsertedDelivery> claim_digest(pqxx::transaction_base& tx, const Delivery& d);
+void copy_delivery(pqxx::dbtransaction& tx, const InsertedDelivery& claimed, const Delivery& d, Kind kind,
+                   std::int64_t record_count, const std::string& classification, bool latest_pending);
 
 /// The stored delivery with this body's hash, as a duplicate outcome; nothing if there is none.
 std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d);

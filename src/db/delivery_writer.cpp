@@ -229,29 +229,18 @@ void DeliveryWriter::run_writer(Lane& lane) {
         }
         std::vector<Delivery> deliveries;
         deliveries.reserve(batch.size());
-        std::vector<std::size_t> body_bytes;  // the large lane's, before store() releases a sent body
-        for (auto& p : batch) {
-            if (large) body_bytes.push_back(p.delivery.body.size());
-            deliveries.push_back(std::move(p.delivery));
-        }
+        for (auto& p : batch) deliveries.push_back(std::move(p.delivery));
         auto started = std::chrono::steady_clock::now();
         auto result = store(*connection, deliveries);
         if (metrics_)
             metrics_->commit(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].delivery = std::move(deliveries[i]);
-        std::size_t sent_bytes = 0;  // a duplicate's body is not sent
-        for (std::size_t i = 0; i < body_bytes.size(); ++i)
-            if (result.outcomes[i].status != StoreOutcome::Status::duplicate) sent_bytes += body_bytes[i];
         if (result.connection_lost) connection.reset();
         answer(batch, result.outcomes);
+        batch.clear();  // the bodies go now, not after the latest update
         bring_latest_up_to_date();  // after the answer: the derived table need not hold it up
-        if (large) {
-            // What a large delivery freed goes back to the system, and a connection that sent one
-            // over 8 MiB is closed (the next turn opens another): libpq keeps its send buffer as
-            // large as the largest message it sent, for as long as the connection lives.
-            heap::release_free_pages();
-            if (sent_bytes >= 8u << 20) connection.reset();
-        }
+        // What a large delivery freed goes back to the system.
+        if (large) heap::release_free_pages();
     }
 }
 

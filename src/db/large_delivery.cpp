@@ -6,11 +6,9 @@
 #include "query.hpp"
 #include "typed_rows.hpp"
 #include "esr/db/latest_retries.hpp"
-#include "esr/heap.hpp"
 #include "esr/log.hpp"
 #include "esr/payload/extract.hpp"
 
-#include <pqxx/binarystring>
 #include <pqxx/connection_base>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
@@ -30,7 +28,6 @@ StoreOutcome reject(pqxx::connection_base& c, const Delivery& d, std::string cod
                     bool keep) {
     if (keep) {
         pqxx::work tx(c);
-        tx.exec(q::generic_plan.text);
         insert_rejected(tx, d, reason);
         tx.commit();
     }
@@ -42,7 +39,6 @@ LatestRetries latest_retries;  // what apply_pending_latest puts off, and until 
 }  // namespace
 
 void prepare_large_delivery(pqxx::connection_base& c) {
-    prepare(c, q::complete_delivery);
     prepare(c, q::pending_latest);
     prepare(c, q::clear_latest_pending);
     prepare(c, q::claim_latest_pending);
@@ -81,46 +77,32 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
         // The parse of the body runs inside the COPY below: --statement-timeout must not cut it.
         tx.exec(q::no_statement_timeout.text);
         if (auto dup = find_duplicate(tx, d)) return *dup;  // stored before, so it was valid then
-        // The row first, so the demand rows can stream straight into hotel_demand with its id; the
-        // body itself goes last. Should the body turn out not to be JSON, the rollback takes all back.
-        auto inserted = insert_delivery(tx, d, d.kind, 0, "", false);
-        if (!inserted) {  // another writer stored the same body meanwhile
+        // The digest and id first, so the demand rows can stream straight into hotel_demand with
+        // the id; the delivery's row, body included, goes last, by COPY from where the body lies.
+        // Should the body turn out not to be JSON, the rollback takes all back.
+        auto claimed = claim_digest(tx, d);
+        if (!claimed) {  // another writer stored the same body meanwhile
             tx.abort();
             pqxx::work again(c);
             return *find_duplicate(again, d);
         }
         auto body_ms = ms_since(started);
-        derived = derive_streaming(tx, inserted->id, inserted->received_at, d.body, d.declared_kind, d.path);
+        derived = derive_streaming(tx, claimed->id, claimed->received_at, d.body, d.declared_kind, d.path);
         auto derived_ms = ms_since(started);
         if (derived.records) {
-            // The typed rows are written: only their summary is needed from here, so the records
-            // are freed before the body is sent (libpq copies it into its buffer).
             const Kind kind = derived.records->kind;
             const std::size_t record_count = derived.records->record_count();
-            const std::string reason = std::move(derived.records->reason);
             const bool demand_streamed = derived.records->streamed_demand > 0;
-            derived.records.reset();
-            // Their strings were small blocks in the heap: its free pages go back before the body's
-            // two copies (libpqxx's, then libpq's message) are made, so the peak holds only one set.
-            heap::release_free_pages();
-            pqxx::binarystring body(d.body.data(), d.body.size());
-            std::string().swap(d.body);  // libpqxx's copy is enough from here
-            try {
-                tx.exec(q::generic_plan.text);
-                exec_prepared(tx, q::complete_delivery, inserted->id, std::string(to_string(kind)),
-                              static_cast<std::int64_t>(record_count), reason, body, demand_streamed);
-                tx.commit();
-            } catch (...) {
-                d.body = body.str();  // the caller may still spool it
-                throw;
-            }
-            log::info("large delivery stored", {{"delivery_id", inserted->id},
+            copy_delivery(tx, *claimed, d, kind, static_cast<std::int64_t>(record_count), derived.records->reason,
+                          demand_streamed);
+            tx.commit();
+            log::info("large delivery stored", {{"delivery_id", claimed->id},
                                                 {"bytes", bytes},
                                                 {"records", record_count},
                                                 {"body_ms", body_ms},
                                                 {"derived_ms", derived_ms},
                                                 {"total_ms", ms_since(started)}});
-            return StoreOutcome::stored(inserted->id, kind, static_cast<std::int64_t>(record_count));
+            return StoreOutcome::stored(claimed->id, kind, static_cast<std::int64_t>(record_count));
         }
     }  // not stored: the body and the streamed rows go with the rollback
     return reject(c, d, derived.refused.code, derived.refused.reason, keep_refused);

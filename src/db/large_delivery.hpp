@@ -25,8 +25,8 @@ void prepare_large_delivery(pqxx::connection_base& connection);
 /// `keep_refused`), and the outcome says why. Database errors propagate to the caller, with
 /// `delivery` as it came. No statement timeout applies: the body's parse runs inside the COPY.
 ///
-/// The body is sent last, after our copy of it is released: so at most two copies exist at once
-/// (libpqxx's parameter and libpq's send buffer), not three.
+/// The delivery's row goes last, its body sent by COPY from where it lies (copy_delivery): the body
+/// is not copied whole again on its way.
 StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery, bool keep_refused = true);
 
 /// The typed rows of a stored delivery, derived inside `tx` in one pass over `body`: demand rows

@@ -134,16 +134,16 @@ StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::
     // A body of hundreds of MB may take longer than --statement-timeout to send; timing it out would
     // spool a body PostgreSQL can take, and stall the drain on it.
     tx.exec(q::no_statement_timeout.text);
-    tx.exec(q::generic_plan.text);
     if (auto dup = find_duplicate(tx, d)) return *dup;
-    auto inserted = insert_delivery(tx, d, d.kind, 0, "typed rows not written: " + why);
-    if (!inserted) {
+    auto claimed = claim_digest(tx, d);
+    if (!claimed) {
         tx.abort();
         pqxx::work again(c);
         return *find_duplicate(again, d);
     }
+    copy_delivery(tx, *claimed, d, d.kind, 0, "typed rows not written: " + why, false);
     tx.commit();
-    return StoreOutcome::stored(inserted->id, d.kind, 0);
+    return StoreOutcome::stored(claimed->id, d.kind, 0);
 }
 
 // Attempts at one transaction before giving up on an id sequence that stays behind: a repair

@@ -488,22 +488,27 @@ BOOST_AUTO_TEST_CASE(a_row_outside_every_partition_is_kept_and_moved_to_its_mont
     BOOST_TEST(esr::db::ensure_partitions(c) == 0);
 }
 
-// Two sessions storing the same new body at once, with the daemon's own statements: the second
+// Two sessions storing the same new body at once, with the daemon's own claim: the second
 // waits on the digest the first claimed, then stores nothing and finds the first one's id; when the
 // first rolls back instead, the second stores it.
 BOOST_AUTO_TEST_CASE(two_sessions_storing_the_same_body_at_once_store_it_once) {
     OldDatabase db(esr::db::latest_schema_version());
-    const std::string insert = read_file(std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries/insert_delivery.sql");
+    const std::string claim = read_file(std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries/claim_digest.sql");
     const std::string find =
         read_file(std::filesystem::path(ESR_SOURCE_DIR) / "src/db/queries/find_delivery_by_hash.sql");
     for (bool first_commits : {true, false}) {
         BOOST_TEST_CONTEXT("the first session " << (first_commits ? "commits" : "rolls back")) {
             const std::string body = unique_body("two sessions");
+            // The claim, then (when it is new) the row, as copy_delivery writes it.
             auto store = [&](pqxx::transaction_base& tx) {
-                return tx.exec_params(insert, "unclassified", pqxx::binarystring(body),
-                                      pqxx::binarystring(tx.exec_params1("SELECT sha256($1)",
-                                                                         pqxx::binarystring(body))[0]),
-                                      static_cast<std::int64_t>(body.size()), "", "bearer:2", 0, "", "test");
+                auto claimed = tx.exec_params(claim, pqxx::binarystring(tx.exec_params1(
+                                                         "SELECT sha256($1)", pqxx::binarystring(body))[0]));
+                if (!claimed.empty())
+                    tx.exec_params("INSERT INTO eventsshop.deliveries (id, received_at, kind, body, body_sha256, "
+                                   "byte_size, principal) VALUES ($1, $2, 'unclassified', $3, sha256($3), $4, 'bearer:2')",
+                                   claimed[0][0].as<std::int64_t>(), claimed[0][1].as<std::string>(),
+                                   pqxx::binarystring(body), static_cast<std::int64_t>(body.size()));
+                return claimed;
             };
             pqxx::connection a(db.pg.url()), b(db.pg.url());
             auto first = std::make_unique<pqxx::work>(a);

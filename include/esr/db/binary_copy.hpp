@@ -1,6 +1,7 @@
 #pragma once
 
-// COPY ... FROM STDIN in PostgreSQL's binary format, for the large lane's demand rows. In the text
+// COPY ... FROM STDIN in PostgreSQL's binary format, for the large lane's demand rows and for a
+// delivery's own row with its body (copy_delivery, delivery_rows.hpp). In the text
 // format PostgreSQL parses every field of every row back from text (a city matrix: 182,500 rows of
 // a timestamptz, a date, a double and three bigints), and the daemon formats and escapes each one.
 // Binary, PostgreSQL's COPY of a matrix's rows took 375 ms against 445 ms in text (COPY from a file
@@ -39,6 +40,11 @@ public:
     void add_integer(std::int32_t v);
     void add_double(double v);
     void add_text(std::string_view v);
+    void add_bytea(std::string_view v);
+    void add_boolean(bool v);
+    /// An IPv4 or IPv6 address in text (as esr::client_address writes it) as inet; NULL when it is
+    /// empty or not an address.
+    void add_inet(const std::string& address);
     /// `yyyy_mm_dd` as payload::coerce_date leaves a date; anything else is a bug (std::invalid_argument).
     void add_date(std::string_view yyyy_mm_dd);
     /// Microseconds since 2000-01-01 00:00 UTC, PostgreSQL's own form (see timestamptz_microseconds).
@@ -58,6 +64,7 @@ public:
 
 private:
     void field_length(std::int32_t n);
+    void add_bytes(std::string_view v, const char* what);
     template <class Unsigned>
     void put(Unsigned v);
     void append(std::string_view bytes);
