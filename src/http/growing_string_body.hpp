@@ -38,7 +38,9 @@ struct GrowingStringBody {
             const auto size = body_.size();
             if (size + extra > body_.capacity()) {
                 std::uint64_t grown = std::max<std::uint64_t>(2 * static_cast<std::uint64_t>(body_.capacity()), size + extra);
-                if (declared_ >= size + extra) grown = std::min(grown, declared_);
+                // Within twice the next step of the declared length: that length at once, rather than
+                // one more step and a last copy (each a body's worth of fresh pages to fault in).
+                if (declared_ >= size + extra && declared_ <= 2 * grown) grown = declared_;
                 try {
                     body_.reserve(static_cast<std::size_t>(grown));
                 } catch (const std::exception&) {  // length_error, bad_alloc: a body we cannot hold
