@@ -239,6 +239,7 @@ void DeliveryWriter::run_writer(Lane& lane) {
         answer(batch, result.outcomes);
         batch.clear();  // the bodies go now, not after the latest update
         bring_latest_up_to_date();  // after the answer: the derived table need not hold it up
+        if (result.holds_large_buffers) connection.reset();
         // What a large delivery freed goes back to the system.
         if (large) heap::release_free_pages();
     }
@@ -266,6 +267,9 @@ void DeliveryWriter::run_drainer() {
                 spool_->finish_drain(*file);
                 log::info("spool drained into the database", {{"deliveries", n}});
             }
+            // Drains are rare: the connection goes with them, and any send buffer a large
+            // delivery's statement grew in libpq with it (StoreResult::holds_large_buffers).
+            connection.reset();
             backoff = config_.spool_drain_interval;
         } catch (const std::exception& e) {
             connection.reset();  // whatever failed, its set-up (statements, stage tables) may be half done

@@ -50,12 +50,13 @@ void prepare_demand_writer(pqxx::connection_base& c) {
         prepare(c, *query);
 }
 
-void write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
-                  const std::vector<payload::DemandRecord>& rows) {
-    if (rows.empty()) return;
+std::size_t write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                         const std::vector<payload::DemandRecord>& rows) {
+    if (rows.empty()) return 0;
     const std::string json_rows = demand_json(rows);
     exec_prepared(tx, q::insert_demand, json_rows, received_at, delivery_id);
     exec_prepared(tx, q::write_demand_latest, delivery_id, received_at, json_rows);
+    return json_rows.size();
 }
 
 DemandCopy::DemandCopy(pqxx::dbtransaction& tx, std::int64_t delivery_id, const std::string& received_at)

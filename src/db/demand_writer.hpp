@@ -10,6 +10,7 @@
 #include "esr/payload/records.hpp"
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -27,7 +28,8 @@ namespace esr::db {
 void prepare_demand_writer(pqxx::connection_base& connection);
 
 /// A parsed delivery's demand rows into hotel_demand, then hotel_demand_latest: two statements.
-void write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+/// Returns the bytes of the rows' JSON, sent as one parameter of each.
+std::size_t write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
                   const std::vector<payload::DemandRecord>& rows);
 
 /// Demand rows straight from the parser into hotel_demand through a binary COPY, in the delivery's

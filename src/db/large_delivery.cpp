@@ -59,12 +59,14 @@ DerivedRows derive_streaming(pqxx::dbtransaction& tx, std::int64_t delivery_id, 
         out.refused = invalid_json(*err);
         return out;
     }
-    write_typed_rows(tx, delivery_id, received_at, *x);
+    out.largest_parameter = write_typed_rows(tx, delivery_id, received_at, *x);
     out.records = std::move(*x);
     return out;
 }
 
-StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool keep_refused) {
+StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool keep_refused, bool& holds_large_buffers) {
+    // About what the reconnect after every body of this size once cost; rarer now, as most rows stream.
+    constexpr std::size_t large_parameter_bytes = 8u << 20;
     using clock = std::chrono::steady_clock;
     auto ms_since = [](clock::time_point t) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
@@ -88,6 +90,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
         }
         auto body_ms = ms_since(started);
         derived = derive_streaming(tx, claimed->id, claimed->received_at, d.body, d.declared_kind, d.path);
+        holds_large_buffers = holds_large_buffers || derived.largest_parameter >= large_parameter_bytes;
         auto derived_ms = ms_since(started);
         if (derived.records) {
             const Kind kind = derived.records->kind;

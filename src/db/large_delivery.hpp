@@ -4,6 +4,7 @@
 
 #include "esr/payload/records.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +28,12 @@ void prepare_large_delivery(pqxx::connection_base& connection);
 ///
 /// The delivery's row goes last, its body sent by COPY from where it lies (copy_delivery): the body
 /// is not copied whole again on its way.
-StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery, bool keep_refused = true);
+///
+/// The rows that cannot stream (a demand delivery's event records, demand rows that are an
+/// object's members) go as one statement parameter, and libpq never gives back the send buffer it
+/// grew for one: `holds_large_buffers` says when the connection should be closed to free it.
+StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& delivery, bool keep_refused,
+                                  bool& holds_large_buffers);
 
 /// The typed rows of a stored delivery, derived inside `tx` in one pass over `body`: demand rows
 /// streamed through COPY into hotel_demand (DemandCopy, demand_writer.hpp), the rest written as
@@ -36,6 +42,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& connection, Delivery& d
 struct DerivedRows {
     std::optional<payload::Extraction> records;  // empty: refused, as below
     Refusal refused;
+    std::size_t largest_parameter = 0;  // write_typed_rows's
 };
 DerivedRows derive_streaming(pqxx::dbtransaction& tx, std::int64_t delivery_id, const std::string& received_at,
                              std::string_view body, std::optional<Kind> declared, const std::string& path);

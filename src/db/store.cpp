@@ -232,7 +232,8 @@ private:
         // The large lane throws with `d` as it came (its body given back), so it can run again.
         std::exception_ptr error = repairing([&] {
             if (d.unparsed) {
-                result_.outcomes[i] = store_large_delivery(c_, d, refused_ == Refused::keep_in_database);
+                result_.outcomes[i] = store_large_delivery(c_, d, refused_ == Refused::keep_in_database,
+                                                             result_.holds_large_buffers);
             } else {
                 pqxx::work tx(c_);
                 auto outcomes = store_batch(tx, std::span<Delivery>(&d, 1), true, refused_, {});

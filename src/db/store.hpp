@@ -20,6 +20,7 @@ void prepare_store(pqxx::connection_base& connection);
 struct StoreResult {
     std::vector<StoreOutcome> outcomes;  // one per delivery, in order
     bool connection_lost = false;        // the connection is unusable now: reconnect
+    bool holds_large_buffers = false;    // libpq grew buffers for a large delivery's statement: reconnect to free them
 };
 
 /// What a refused body becomes: live intake keeps it in rejected_deliveries for diagnosis (the

@@ -158,26 +158,31 @@ void prepare_typed_statements(pqxx::connection_base& c) {
     prepare(c, q::delete_demand_event_records);
 }
 
-void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
+std::size_t write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries) {
     bool events = false, impacts = false;
+    std::size_t largest_parameter = 0;
     for (const auto& d : deliveries) {
         events = events || !d.records->events.empty();
         impacts = impacts || !d.records->impacts.empty();
         const auto& r = *d.records;
-        write_demand(tx, d.delivery_id, d.received_at, r.demand);
-        if (!r.demand_events.empty())
-            exec_prepared(tx, q::insert_demand_events, demand_events_json(r.demand_events), d.delivery_id);
+        largest_parameter = std::max(largest_parameter, write_demand(tx, d.delivery_id, d.received_at, r.demand));
+        if (!r.demand_events.empty()) {
+            const std::string json_records = demand_events_json(r.demand_events);
+            exec_prepared(tx, q::insert_demand_events, json_records, d.delivery_id);
+            largest_parameter = std::max(largest_parameter, json_records.size());
+        }
     }
     if (events) upsert_events(tx, deliveries);
     if (impacts) {
         stage_impacts(tx, deliveries);
         exec_prepared(tx, q::upsert_impacts);
     }
+    return largest_parameter;  // upsert_events splits its rows; stage_impacts streams them
 }
 
-void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
-                      const payload::Extraction& records) {
-    write_typed_rows(tx, {DeliveryRows{delivery_id, received_at, &records}});
+std::size_t write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                             const payload::Extraction& records) {
+    return write_typed_rows(tx, {DeliveryRows{delivery_id, received_at, &records}});
 }
 
 void delete_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id) {

@@ -2,6 +2,7 @@
 
 #include "esr/payload/records.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,9 +19,10 @@ void prepare_typed_statements(pqxx::connection_base& connection);
 
 /// Writes the typed rows of one stored delivery inside `tx`. Set-wise: one statement per table,
 /// the rows passed as one JSON array. `received_at` is the delivery's, so rows rebuilt later by
-/// reprocess carry the same times as the first time.
-void write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
-                      const payload::Extraction& records);
+/// reprocess carry the same times as the first time. Returns the bytes of the largest parameter
+/// sent (libpq keeps a send buffer that size for as long as the connection lives).
+std::size_t write_typed_rows(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
+                             const payload::Extraction& records);
 
 /// The rows of one stored delivery, for writing several deliveries' rows at once.
 struct DeliveryRows {
@@ -31,7 +33,7 @@ struct DeliveryRows {
 
 /// The typed rows of several deliveries (in delivery id order) with one statement per table where
 /// the merge rules allow: what group commit writes for a batch. Same result as one by one.
-void write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries);
+std::size_t write_typed_rows(pqxx::transaction_base& tx, const std::vector<DeliveryRows>& deliveries);
 
 /// Removes the append-only rows a delivery produced (demand observations, demand event records),
 /// before it is derived again. Upserted tables need no removal: the merge rules make a repeat a

@@ -10,6 +10,7 @@
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -440,6 +441,34 @@ BOOST_FIXTURE_TEST_CASE(a_connection_that_stored_9_mib_is_kept, LargeLaneFor16Mi
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two turns and more
     BOOST_TEST(query1(writer) == first);
     BOOST_TEST(query1("SELECT name FROM eventsshop.events WHERE event_id = 8800002") == "big");
+}
+
+// Rows the large lane cannot stream (a demand delivery's event records) go to PostgreSQL as one
+// statement parameter, and libpq keeps the send buffer it grew for it as long as the connection
+// lives: a writer that kept its connection would hold some 40 MB from this 12 MiB delivery.
+BOOST_FIXTURE_TEST_CASE(a_large_delivery_s_unstreamed_rows_leave_no_lasting_buffer, LargeLaneFor16MiB) {
+    auto rss_kib = [this] {
+        std::ifstream status("/proc/" + std::to_string(daemon->pid()) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+        return -1L;
+    };
+    BOOST_TEST_REQUIRE(send("/", R"({"eventId": 8810000, "eventName": "small"})").status == 202u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const long before = rss_kib();
+    std::string body = R"({"demandId": 7, "hotelCode": 5, "demand": [{"hotelCode": 5, "date": "2026-05-01", )"
+                       R"("absoluteDemand": 1}], "events": [)";
+    for (int i = 0; body.size() < (12u << 20); ++i)
+        body += std::string(i ? "," : "") + R"({"eventId": )" + std::to_string(8810001 + i) +
+                R"(, "eventName": "an event of the city", "date": "2026-05-01", "attendeeMin": 100})";
+    body += "]}";
+    auto r = send("/hoteldemand", body);
+    BOOST_TEST_REQUIRE(r.status == 202u, r.body);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two turns and more
+    const long after = rss_kib();
+    BOOST_TEST(after - before < 8 * 1024, "RSS " << before << " KiB before, " << after << " KiB after");
+    BOOST_TEST(query1("SELECT count(*) FROM eventsshop.demand_event_records") ==
+               query1("SELECT count(*) - 1 FROM eventsshop.events WHERE event_id >= 8810000"));
 }
 
 // Every column of the delivery's row as the small lane writes it, for addresses of both families
