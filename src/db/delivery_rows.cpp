@@ -111,6 +111,13 @@ std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Del
                                    r[0][2].as<std::int64_t>());
 }
 
+StoreOutcome stored_meanwhile(pqxx::connection_base& c, const Delivery& d) {
+    pqxx::work tx(c);
+    auto dup = find_duplicate(tx, d);
+    if (!dup) throw std::runtime_error("the body conflicts with a delivery that cannot be found");
+    return *dup;
+}
+
 bool is_delivery_id_clash(const std::exception& error) {
     const auto* e = dynamic_cast<const pqxx::sql_error*>(&error);
     if (!e || e->sqlstate() != "23505") return false;

@@ -51,6 +51,10 @@ void copy_delivery(pqxx::dbtransaction& tx, const InsertedDelivery& claimed, con
 /// The stored delivery with this body's hash, as a duplicate outcome; nothing if there is none.
 std::optional<StoreOutcome> find_duplicate(pqxx::transaction_base& tx, const Delivery& d);
 
+/// When claim_digest found the digest taken (another writer stored the same body meanwhile; the
+/// caller's transaction is aborted): that delivery, as a duplicate, read in a transaction of its own.
+StoreOutcome stored_meanwhile(pqxx::connection_base& c, const Delivery& d);
+
 /// Whether `error` says a digest claim drew a delivery id that names a stored delivery already
 /// (delivery_digests_delivery_id_key): eventsshop.delivery_ids is behind, not the body at fault.
 bool is_delivery_id_clash(const std::exception& error);

@@ -85,8 +85,7 @@ StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool ke
         auto claimed = claim_digest(tx, d);
         if (!claimed) {  // another writer stored the same body meanwhile
             tx.abort();
-            pqxx::work again(c);
-            return *find_duplicate(again, d);
+            return stored_meanwhile(c, d);
         }
         auto body_ms = ms_since(started);
         derived = derive_streaming(tx, claimed->id, claimed->received_at, d.body, d.declared_kind, d.path);

@@ -138,8 +138,7 @@ StoreOutcome store_body_alone(pqxx::connection_base& c, Delivery& d, const std::
     auto claimed = claim_digest(tx, d);
     if (!claimed) {
         tx.abort();
-        pqxx::work again(c);
-        return *find_duplicate(again, d);
+        return stored_meanwhile(c, d);
     }
     copy_delivery(tx, *claimed, d, d.kind, 0, "typed rows not written: " + why, false);
     tx.commit();

@@ -16,8 +16,10 @@ namespace esr::http {
 
 /// A request body held as a std::string, as Beast's string_body, but grown as bytes arrive: Beast's
 /// reserves the declared Content-Length at once, so four connections declaring 256 MiB and sending
-/// a byte each would hold 1 GiB. Here memory follows what was received; growth is geometric, and
-/// never past the declared length, so a body that does come whole is copied at most a few times.
+/// a byte each would hold 1 GiB. Here memory follows what was received: growth is geometric, up to
+/// the declared length, so a body that does come whole is copied at most a few times. The capacity
+/// reserved is at most four times what was received (the last step takes the declared length), and
+/// only what was received is ever touched, so resident memory stays within twice it.
 struct GrowingStringBody {
     using value_type = std::string;
 
