@@ -526,6 +526,39 @@ BOOST_FIXTURE_TEST_CASE(duplicates_bad_json_and_mismatches_are_answered_as_on_th
     BOOST_TEST(count("hotel_demand") == 9);  // the refused body's staged row went with the rollback
 }
 
+// Another writer (another instance) claims the same body's digest while the large lane parses it:
+// the lane's claim waits for that commit, gets nothing, and answers the other's delivery as a
+// duplicate, its own rows gone with its rollback (stored_meanwhile).
+BOOST_FIXTURE_TEST_CASE(a_body_claimed_meanwhile_by_another_writer_is_answered_as_its_duplicate, LargeLaneReceiver) {
+    const std::string body = R"({"demandId": 8820001, "demand": [{"hotelCode": 88, "date": "2026-06-01", )"
+                             R"("absoluteDemand": 3}]})";
+    pqxx::connection other(pg.url());
+    pqxx::work claim(other);
+    const auto id = claim.exec_params1("INSERT INTO eventsshop.delivery_digests (body_sha256, delivery_id, received_at) "
+                                       "VALUES (sha256(convert_to($1, 'UTF8')), nextval('eventsshop.delivery_ids'), "
+                                       "clock_timestamp()) RETURNING delivery_id",
+                                       body)[0]
+                        .as<long long>();
+    HttpResponse answer;
+    std::thread sender([&] { answer = send("/hoteldemand", body); });
+    bool waiting = false;  // the large writer's claim, on the uncommitted digest
+    for (int i = 0; i < 200 && !waiting; ++i) {
+        waiting = query1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                         "'eventsshop-receiver large writer' AND wait_event_type = 'Lock'") == "1";
+        if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    claim.commit();
+    sender.join();
+    BOOST_TEST(waiting);
+    BOOST_TEST(answer.status == 200u, answer.body);
+    BOOST_TEST(json_of(answer).at("duplicate").as_bool() == true);
+    BOOST_TEST(json_of(answer).at("delivery_id").as_int64() == id);
+    BOOST_TEST(count("deliveries") == 0);
+    BOOST_TEST(count("hotel_demand") == 0);
+    // Answered at once, not by the fallback that stores a body alone after an error.
+    BOOST_TEST(daemon->log().find(R"("level":"error")") == std::string::npos, daemon->log());
+}
+
 BOOST_FIXTURE_TEST_CASE(latest_left_behind_by_a_crash_is_brought_up_to_date_at_start, LargeLaneSamplesSent) {
     BOOST_TEST_REQUIRE(wait_latest_applied());
     auto before = query1("SELECT string_agg(t::text, ',' ORDER BY t::text) FROM eventsshop.hotel_demand_latest t");
