@@ -445,7 +445,7 @@ BOOST_FIXTURE_TEST_CASE(a_connection_that_stored_9_mib_is_kept, LargeLaneFor16Mi
 
 // Rows the large lane cannot stream (a demand delivery's event records) go to PostgreSQL as one
 // statement parameter, and libpq keeps the send buffer it grew for it as long as the connection
-// lives: a writer that kept its connection would hold some 40 MB from this 12 MiB delivery.
+// lives: a writer that kept its connection would hold some 15 MB from this 7 MiB delivery.
 BOOST_FIXTURE_TEST_CASE(a_large_delivery_s_unstreamed_rows_leave_no_lasting_buffer, LargeLaneFor16MiB) {
     auto rss_kib = [this] {
         std::ifstream status("/proc/" + std::to_string(daemon->pid()) + "/status");
@@ -458,7 +458,7 @@ BOOST_FIXTURE_TEST_CASE(a_large_delivery_s_unstreamed_rows_leave_no_lasting_buff
     const long before = rss_kib();
     std::string body = R"({"demandId": 7, "hotelCode": 5, "demand": [{"hotelCode": 5, "date": "2026-05-01", )"
                        R"("absoluteDemand": 1}], "events": [)";
-    for (int i = 0; body.size() < (12u << 20); ++i)
+    for (int i = 0; body.size() < (7u << 20); ++i)
         body += std::string(i ? "," : "") + R"({"eventId": )" + std::to_string(8810001 + i) +
                 R"(, "eventName": "an event of the city", "date": "2026-05-01", "attendeeMin": 100})";
     body += "]}";
@@ -466,9 +466,14 @@ BOOST_FIXTURE_TEST_CASE(a_large_delivery_s_unstreamed_rows_leave_no_lasting_buff
     BOOST_TEST_REQUIRE(r.status == 202u, r.body);
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two turns and more
     const long after = rss_kib();
-    BOOST_TEST(after - before < 8 * 1024, "RSS " << before << " KiB before, " << after << " KiB after");
     BOOST_TEST(query1("SELECT count(*) FROM eventsshop.demand_event_records") ==
                query1("SELECT count(*) - 1 FROM eventsshop.events WHERE event_id >= 8810000"));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Sanitizers keep freed memory in quarantine and shadow all of it: the figure says nothing.
+    BOOST_TEST_MESSAGE("RSS not checked: a sanitizer build");
+    return;
+#endif
+    BOOST_TEST(after - before < 8 * 1024, "RSS " << before << " KiB before, " << after << " KiB after");
 }
 
 // Every column of the delivery's row as the small lane writes it, for addresses of both families
