@@ -3,6 +3,7 @@
 # loopback port, and the daemon started on it.
 #   bench_setup PREFIX      sets bin, work, url, port; exports ESR_DATABASE_URL, ESR_BEARER_TOKENS
 #   start_daemon [FLAGS]    (re)starts the daemon on $port, sets daemon_pid, returns once it is ready
+#   cpu_ticks PID, pg_ticks  CPU clock ticks of a process (its threads) and of the PostgreSQL cluster
 
 scripts/install-deps.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DESR_BUILD_TESTS=OFF >/dev/null
@@ -28,6 +29,13 @@ bench_setup() {
   "$bin" migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; exit 1; }
   port=$(( 10000 + RANDOM % 10000 ))  # below the ephemeral range (32768-), where clients take ports
   until port_is_free "$port"; do port=$(( 10000 + RANDOM % 10000 )); done
+}
+
+# CPU time in clock ticks (user + system) of a process and its threads, and of the whole PostgreSQL cluster.
+cpu_ticks() { local t=0 f; for f in /proc/"$1"/task/*/stat; do t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0))); done; echo "$t"; }
+pg_ticks() {
+  local master t=0 p; master=$(head -1 "$work/pg/data/postmaster.pid")
+  for p in "$master" $(pgrep -P "$master"); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"
 }
 
 start_daemon() {

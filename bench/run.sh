@@ -39,12 +39,6 @@ idle_anon=$(awk '/^RssAnon/ {print $2}' "/proc/$daemon_pid/status")  # the rest 
 wrk -t2 -c64 -d15s -s bench/small-delivery.lua "http://127.0.0.1:$port/" >/dev/null
 psql -q "$url" -c CHECKPOINT
 
-# CPU time in clock ticks (user + system) of a process and its threads, and of the whole PostgreSQL cluster.
-cpu_ticks() { local t=0 f; for f in /proc/"$1"/task/*/stat; do t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0))); done; echo "$t"; }
-pg_ticks() {
-  local master t=0 p; master=$(head -1 "$work/pg/data/postmaster.pid")
-  for p in "$master" $(pgrep -P "$master"); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"
-}
 # One line per wrk run: rate, latency, non-2xx, CPU per delivery of the receiver and of PostgreSQL.
 summarize_wrk() {
   local n; n=$(awk '/requests in/ {print $1}' "$1")

@@ -30,7 +30,7 @@ void prepare_demand_writer(pqxx::connection_base& connection);
 /// A parsed delivery's demand rows into hotel_demand, then hotel_demand_latest: two statements.
 /// Returns the bytes of the rows' JSON, sent as one parameter of each.
 std::size_t write_demand(pqxx::transaction_base& tx, std::int64_t delivery_id, const std::string& received_at,
-                  const std::vector<payload::DemandRecord>& rows);
+                         const std::vector<payload::DemandRecord>& rows);
 
 /// Demand rows straight from the parser into hotel_demand through a binary COPY, in the delivery's
 /// transaction (the large lane). complete() ends the COPY, then gives rows streamed before the

@@ -65,7 +65,7 @@ DerivedRows derive_streaming(pqxx::dbtransaction& tx, std::int64_t delivery_id, 
 }
 
 StoreOutcome store_large_delivery(pqxx::connection_base& c, Delivery& d, bool keep_refused, bool& holds_large_buffers) {
-    // About what the reconnect after every body of this size once cost; rarer now, as most rows stream.
+    // From this size a kept buffer outweighs a reconnect (rare: demand rows in arrays stream instead).
     constexpr std::size_t large_parameter_bytes = 8u << 20;
     using clock = std::chrono::steady_clock;
     auto ms_since = [](clock::time_point t) {
