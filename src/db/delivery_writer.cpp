@@ -260,16 +260,17 @@ void DeliveryWriter::run_drainer() {
                 connection = connect(config_, "spool drainer");
                 prepare_store(*connection);
             }
+            bool holds_large_buffers = false;
             while (!stopping()) {
                 auto file = spool_->take_for_drain();
                 if (!file) break;
-                auto n = drain(*connection, *file);
+                auto n = drain(*connection, *file, holds_large_buffers);
                 spool_->finish_drain(*file);
                 log::info("spool drained into the database", {{"deliveries", n}});
             }
-            // Drains are rare: the connection goes with them, and any send buffer a large
-            // delivery's statement grew in libpq with it (StoreResult::holds_large_buffers).
-            connection.reset();
+            // As the large writer: a send buffer libpq grew for a large delivery's statement goes
+            // with the connection (not every drain: writers spooling under load wake it often).
+            if (holds_large_buffers) connection.reset();
             backoff = config_.spool_drain_interval;
         } catch (const std::exception& e) {
             connection.reset();  // whatever failed, its set-up (statements, stage tables) may be half done
@@ -292,7 +293,8 @@ void DeliveryWriter::run_drainer() {
     }
 }
 
-std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::filesystem::path& file) {
+std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::filesystem::path& file,
+                                  bool& holds_large_buffers) {
     // In order, a chunk at a time, each committed before the next. Stored before a crash or a
     // pause? Then it comes back a duplicate, which is harmless.
     std::vector<Delivery> chunk;
@@ -301,6 +303,7 @@ std::size_t DeliveryWriter::drain(pqxx::connection_base& connection, const std::
     auto flush = [&] {
         if (chunk.empty()) return;
         auto result = store(connection, chunk, Refused::only_report);
+        holds_large_buffers = holds_large_buffers || result.holds_large_buffers;
         for (std::size_t i = 0; i < chunk.size(); ++i) {
             const auto& out = result.outcomes[i];
             switch (out.status) {

@@ -78,7 +78,8 @@ private:
     void run_drainer();
     /// Drains one spool file; throws when the database cannot take a record now (the file stays,
     /// to be drained again: repeats are duplicates).
-    std::size_t drain(pqxx::connection_base& connection, const std::filesystem::path& file);
+    /// Sets `holds_large_buffers` when a large delivery's statement grew libpq's buffers (StoreResult).
+    std::size_t drain(pqxx::connection_base& connection, const std::filesystem::path& file, bool& holds_large_buffers);
     /// Validated, then durable in the spool; or refused (400) if invalid; or unavailable with `why`.
     /// `why` for the log; `reason` the class the sender hears if the spool cannot take it either.
     void spool_or_refuse(Pending&& pending, const std::string& why, const std::string& reason = "database_unavailable");
